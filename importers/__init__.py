@@ -1,0 +1,106 @@
+"""Importers: one module per publisher format, from raw bytes to common-schema records.
+
+``load(source, location)`` reads the location, recognises the format from the
+content (never from the file name alone), checks that it belongs to the
+requested source, and returns a ``ParsedList``.  Nothing here touches the
+database.
+"""
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from types import ModuleType
+
+from importers import ca_sema, eu_fsf, ofac_csv, ofac_xml, uk_fcdo, uk_ofsi, un_sc
+from importers.common import ImportFailure
+from importers.inputs import SourceFiles, open_location
+from sanctions.schema import SOURCES, ParsedList
+
+__all__ = ["ImportFailure", "SourceFiles", "detect", "load", "open_location", "parse"]
+
+# XML root element (local name) -> importer module.
+XML_ROOTS: dict[str, ModuleType] = {
+    "sdnList": ofac_xml,
+    "export": eu_fsf,
+    "Designations": uk_fcdo,
+    "data-set": ca_sema,
+    "CONSOLIDATED_LIST": un_sc,
+}
+PUBLISHERS = {
+    ofac_csv: "OFAC (US) CSV",
+    ofac_xml: "OFAC (US) XML",
+    eu_fsf: "EU Financial Sanctions Files",
+    uk_fcdo: "FCDO UK Sanctions List",
+    uk_ofsi: "OFSI (UK) consolidated list",
+    ca_sema: "Canada SEMA consolidated list",
+    un_sc: "UN Security Council consolidated list",
+}
+
+
+def _xml_root(data: bytes) -> str | None:
+    """Local name of the first element, read from the head of the file."""
+    head = data[:4096].decode("utf-8", errors="replace")
+    for m in re.finditer(r"<([A-Za-z_][\w.:-]*)", head):
+        name = m[1]
+        if not name.startswith(("?", "!")):
+            return name.rsplit(":", 1)[-1]
+    return None
+
+
+def detect(files: SourceFiles) -> tuple[ModuleType, str]:
+    """(importer module, format variant) for the files, from their content."""
+    if len(files.contents) > 1 or any(n in ofac_csv.FILE_SETS[s]["main"] for s in ofac_csv.SOURCES
+                                      for n in files.contents):
+        return ofac_csv, "csv"
+    path, data = files.single()
+    if not data.strip():
+        raise ImportFailure(path, "the file is empty")
+    if data[:2] == b"PK":
+        try:
+            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+        except zipfile.BadZipFile:
+            raise ImportFailure(path, "a damaged or truncated ZIP/XLSX file") from None
+        if "xl/workbook.xml" in names:
+            return uk_ofsi, "xlsx"
+        raise ImportFailure(path, "a ZIP file that is not an Excel workbook")
+    stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if stripped.startswith(b"<"):
+        root = _xml_root(stripped)
+        if root == "Sanctions":
+            raise ImportFailure(path, "OFAC's advanced XML (sdn_advanced.xml) is not supported yet; "
+                                "import the legacy XML (SDN.XML) or the CSV set")
+        if root in XML_ROOTS:
+            return XML_ROOTS[root], "xml"
+        raise ImportFailure(path, f"unrecognised XML (root element <{root}>)")
+    first_line = stripped.split(b"\n", 1)[0].decode("utf-8", errors="replace").strip()
+    if first_line.startswith("Last Updated"):
+        return uk_ofsi, "csv"
+    if first_line.startswith("Report Date"):
+        return uk_fcdo, "csv"
+    if first_line.startswith("fileGenerationDate"):
+        return eu_fsf, "csv"
+    if first_line[:1].isdigit() and ',"' in first_line:
+        return ofac_csv, "csv"
+    raise ImportFailure(path, "unrecognised file format (not one of the supported sanctions lists)")
+
+
+def parse(source: str, files: SourceFiles) -> ParsedList:
+    if source not in SOURCES:
+        raise ImportFailure(files.location, f"unknown source {source!r}; one of {', '.join(SOURCES)}")
+    module, variant = detect(files)
+    if source not in module.SOURCES:
+        raise ImportFailure(
+            files.location,
+            f"this is the {PUBLISHERS[module]}, which does not belong to source {source!r} "
+            f"(it feeds {', '.join(module.SOURCES)})",
+        )
+    parsed = module.PARSERS[variant](files, source)
+    if not parsed.designations:
+        raise ImportFailure(files.location, "the file holds no designations")
+    return parsed
+
+
+def load(source: str, location: str) -> tuple[SourceFiles, ParsedList]:
+    files = open_location(location, source)
+    return files, parse(source, files)

@@ -1,0 +1,142 @@
+"""Canada: Consolidated Canadian Autonomous Sanctions List (``sema-lmes.xml``).
+
+Quirks handled here:
+- Root ``<data-set>``, flat ``<record>``s, no ids and no file date: the
+  newest ``DateOfListing`` stands in for the publication date.
+- ``Country`` is the *regime*, bilingual ``English / French``, sometimes
+  with trailing spaces (``Venezuela ``).  The stable key is built from its
+  English part, the ``Schedule`` and the ``Item``:
+  ``ca:russia/1-part-1/688``; an absent schedule leaves its segment empty.
+- Persons have ``LastName``/``GivenName``; entities and ships share
+  ``EntityOrShip``.  A ship is told apart by ``ShipIMONumber``, and then
+  ``TitleOrShip`` is its type and ``DateOfBirthOrShipBuildDate`` its build
+  year.
+- ``Aliases`` is one free-text field with mixed separators (``;``, ``,``,
+  `` / ``) and language labels (``Russian: Николай …``); no alias strength.
+- Dates of birth: ``YYYY-MM-DD``, ``YYYY``, ``YYYY-MM`` with stray spaces,
+  ``1963-1964``, ``1963 or 1964``, ``born in the early 1970s``, and an
+  Excel artefact ``Sep-99``.
+- No nationalities, places of birth, addresses or identifiers but IMO.
+"""
+from __future__ import annotations
+
+import re
+
+from importers.common import (
+    ImportFailure,
+    add_birth_dates,
+    child_text,
+    dedupe,
+    element_to_dict,
+    join_parts,
+    localname,
+    make_identifier,
+    make_name,
+    parse_day,
+    parse_xml,
+)
+from importers.inputs import SourceFiles
+from sanctions.schema import Designation, ParsedList, Vessel
+
+FORMAT = "ca-xml"
+SOURCES = ("ca",)
+ROOT = "data-set"
+_LANGUAGE_LABEL = re.compile(r"^\s*([A-Z][a-z]+)\s*:\s*")
+
+
+def regime_key(country: str) -> str:
+    return country.split(" / ")[0].strip().lower().replace(" ", "-")
+
+
+def schedule_key(schedule: str | None) -> str:
+    return (schedule or "").strip().lower().replace(", ", "-").replace(" ", "-")
+
+
+def parse(files: SourceFiles, source: str) -> ParsedList:
+    path, data = files.single()
+    root = parse_xml(path, data)
+    if localname(root) != ROOT:
+        raise ImportFailure(path, f"expected Canada's consolidated list (<{ROOT}>), found <{localname(root)}>")
+    designations = []
+    seen: dict[str, int] = {}
+    for el in root:
+        if not isinstance(el.tag, str) or localname(el) != "record":
+            continue
+        record = build(path, el)
+        if record.key in seen:
+            raise ImportFailure(path, f"duplicate key {record.key} (also at line {seen[record.key]})",
+                                record=f"line {el.sourceline}")
+        seen[record.key] = el.sourceline
+        designations.append(record)
+    published = max((d.listed_on for d in designations if d.listed_on), default=None)
+    return ParsedList(source=source, format=FORMAT, designations=designations, published_on=published)
+
+
+def split_aliases(text: str) -> list[tuple[str, str | None]]:
+    """(alias, language label) pairs from Canada's free-text Aliases field."""
+    pieces = re.split(r"\s*;\s*|\s+/\s+|\n", text)
+    if len(pieces) == 1 and ", " in text:
+        pieces = text.split(", ")
+    out = []
+    for piece in pieces:
+        language = None
+        m = _LANGUAGE_LABEL.match(piece)
+        if m:
+            language, piece = m[1], piece[m.end():]
+        piece = piece.strip(" ,")
+        if piece:
+            out.append((piece, language))
+    return out
+
+
+def build(path: str, el) -> Designation:
+    country = child_text(el, "Country")
+    item = child_text(el, "Item")
+    if not country or not item:
+        raise ImportFailure(path, "record without Country or Item", record=f"line {el.sourceline}")
+    schedule = child_text(el, "Schedule")
+    key = f"ca:{regime_key(country)}/{schedule_key(schedule)}/{item}"
+    last, given = child_text(el, "LastName"), child_text(el, "GivenName")
+    entity = child_text(el, "EntityOrShip")
+    imo = child_text(el, "ShipIMONumber")
+    title = child_text(el, "TitleOrShip")
+    born = child_text(el, "DateOfBirthOrShipBuildDate")
+    if last or given:
+        kind = "person"
+        full = join_parts(given, last)
+        parts = {k: v for k, v in (("given", given), ("last", last)) if v}
+    elif entity:
+        kind = "vessel" if imo else "organization"
+        full, parts = entity, {}
+    else:
+        raise ImportFailure(path, "record without a name", record=key)
+    record = Designation(
+        source="ca",
+        source_id=f"{country.split(' / ')[0].strip()}/{schedule or ''}/{item}",
+        key=key,
+        kind=kind,
+        name=full,
+        listed_on=parse_day(child_text(el, "DateOfListing")),
+        programmes=[country.strip()],
+        legal_basis=f"Schedule {schedule}, item {item}" if schedule else f"Item {item}",
+        raw=element_to_dict(el),
+    )
+    record.names.append(make_name(full, "primary", parts))
+    for alias, language in split_aliases(child_text(el, "Aliases") or ""):
+        name = make_name(alias, "alias", language=language)
+        if name:
+            record.names.append(name)
+    if kind == "vessel":
+        record.vessel = Vessel(imo=imo, type=title, build_year=born)
+        ident = make_identifier("imo", imo, label="ShipIMONumber")
+        if ident:
+            record.identifiers.append(ident)
+    else:
+        record.title = title
+        if kind == "person":
+            add_birth_dates(record, born)
+    record.names = dedupe(record.names)
+    return record
+
+
+PARSERS = {"xml": parse}

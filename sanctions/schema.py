@@ -1,0 +1,233 @@
+"""The common schema: what every importer produces, whatever the publisher.
+
+These are plain dataclasses so that importers and matchers can be used and
+tested without a database.  The store (``sanctions.store``) turns them into
+rows and back.  Field names here are the names used in JSON output
+(``sanctions show``, ``sanctions export``), so renaming one is an API change.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+JURISDICTIONS = ("us", "eu", "gb", "ca", "un")
+SOURCES = {
+    "us-sdn": "us",
+    "us-cons": "us",
+    "eu": "eu",
+    "gb": "gb",
+    "ca": "ca",
+    "un": "un",
+}
+KINDS = ("person", "organization", "vessel", "aircraft")
+NAME_TYPES = ("primary", "alias", "fka", "weak")
+COUNTRY_ROLES = ("nationality", "citizenship", "residence", "registration", "address", "flag", "birth")
+
+
+@dataclass
+class Name:
+    """One name of a designation.
+
+    ``type`` is ``primary``, ``alias`` (a good-quality a.k.a. or a spelling
+    variant of the primary name), ``fka`` (formerly known as) or ``weak``
+    (a low-quality alias: publishers flag these as too vague to screen on).
+    ``parts`` keeps the publisher's own split (given/family, Name 1..6, ...)
+    where it gives one; ``script`` is detected from the text (ISO 15924).
+    """
+
+    full: str
+    type: str = "primary"
+    parts: dict[str, str] = field(default_factory=dict)
+    script: str = "Latn"
+    language: str | None = None
+
+
+@dataclass
+class BirthDate:
+    """A date of birth as an interval of possible days.
+
+    ``earliest``/``latest`` are ISO dates bounding every day the publisher's
+    text allows: ``1965`` is 1965-01-01..1965-12-31, ``1965-04-29`` is one
+    day, ``1960 to 1962`` spans three years.  Two birth dates are compatible
+    when their intervals overlap, which makes ``1965`` and ``1965-04-29``
+    compatible and ``1965-04-29`` vs ``1971-07-09`` conflicting.
+    ``precision`` is ``day``, ``month``, ``year`` or ``range``; ``circa``
+    marks an approximate date (the matcher widens it).
+    """
+
+    text: str
+    earliest: str | None
+    latest: str | None
+    precision: str
+    circa: bool = False
+
+    def compatible_with(self, other: "BirthDate", slack_years: int = 0) -> bool | None:
+        """True if both can be the same day, False if not, None if unknown."""
+        if not (self.earliest and self.latest and other.earliest and other.latest):
+            return None
+        widen = slack_years + (1 if self.circa or other.circa else 0)
+        a0, a1 = dt.date.fromisoformat(self.earliest), dt.date.fromisoformat(self.latest)
+        b0, b1 = dt.date.fromisoformat(other.earliest), dt.date.fromisoformat(other.latest)
+        if widen:
+            a0 = a0.replace(year=max(1, a0.year - widen), day=min(a0.day, 28))
+            a1 = a1.replace(year=a1.year + widen, day=min(a1.day, 28))
+        return a0 <= b1 and b0 <= a1
+
+
+@dataclass
+class BirthPlace:
+    text: str
+    country: str | None = None
+
+
+@dataclass
+class CountryLink:
+    """A country tied to a designation, as ISO 3166 alpha-2 with its role."""
+
+    code: str
+    role: str
+    text: str | None = None
+
+
+@dataclass
+class Identifier:
+    """A document or registry number.
+
+    ``value`` is as published; ``normalized`` is upper-case alphanumerics only
+    (what the matcher compares); ``country`` is the issuing country.
+    """
+
+    type: str
+    value: str
+    normalized: str
+    country: str | None = None
+    label: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class Address:
+    text: str
+    city: str | None = None
+    country: str | None = None
+
+
+@dataclass
+class Contact:
+    """Websites, e-mail addresses and phone numbers: not identifiers."""
+
+    type: str
+    value: str
+
+
+@dataclass
+class Attribute:
+    """A labelled fact the schema has no field for (kept, never dropped)."""
+
+    label: str
+    value: str
+
+
+@dataclass
+class Vessel:
+    imo: str | None = None
+    mmsi: str | None = None
+    call_sign: str | None = None
+    type: str | None = None
+    flag: str | None = None
+    flag_text: str | None = None
+    tonnage: str | None = None
+    gross_tonnage: str | None = None
+    owner: str | None = None
+    build_year: str | None = None
+
+
+@dataclass
+class Aircraft:
+    model: str | None = None
+    manufacturer_serial: str | None = None
+    tail_number: str | None = None
+    operator: str | None = None
+    build_date: str | None = None
+
+
+@dataclass
+class Designation:
+    """One publisher's record of one target."""
+
+    source: str
+    source_id: str
+    key: str
+    kind: str
+    name: str
+    jurisdiction: str = ""
+    listed_on: str | None = None
+    updated_on: str | None = None
+    programmes: list[str] = field(default_factory=list)
+    regimes: list[str] = field(default_factory=list)
+    legal_basis: str | None = None
+    remarks: str | None = None
+    reasons: str | None = None
+    title: str | None = None
+    position: str | None = None
+    gender: str | None = None
+    names: list[Name] = field(default_factory=list)
+    birth_dates: list[BirthDate] = field(default_factory=list)
+    birth_places: list[BirthPlace] = field(default_factory=list)
+    countries: list[CountryLink] = field(default_factory=list)
+    identifiers: list[Identifier] = field(default_factory=list)
+    addresses: list[Address] = field(default_factory=list)
+    contacts: list[Contact] = field(default_factory=list)
+    attributes: list[Attribute] = field(default_factory=list)
+    vessel: Vessel | None = None
+    aircraft: Aircraft | None = None
+    linked_to: list[str] = field(default_factory=list)
+    raw: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.jurisdiction:
+            self.jurisdiction = SOURCES[self.source]
+
+    def content(self) -> dict[str, Any]:
+        """Everything but ``raw`` and ``warnings``, as JSON-ready data."""
+        data = dataclasses.asdict(self)
+        del data["raw"], data["warnings"]
+        return data
+
+
+LIST_FIELDS = {
+    "names": Name,
+    "birth_dates": BirthDate,
+    "birth_places": BirthPlace,
+    "countries": CountryLink,
+    "identifiers": Identifier,
+    "addresses": Address,
+    "contacts": Contact,
+    "attributes": Attribute,
+}
+
+
+def designation_from_content(data: dict[str, Any], raw: dict[str, Any] | None = None) -> Designation:
+    """Rebuild a Designation from ``Designation.content()`` output."""
+    data = dict(data)
+    for name, cls in LIST_FIELDS.items():
+        data[name] = [cls(**item) for item in data.get(name) or []]
+    if data.get("vessel"):
+        data["vessel"] = Vessel(**data["vessel"])
+    if data.get("aircraft"):
+        data["aircraft"] = Aircraft(**data["aircraft"])
+    return Designation(**data, raw=raw or {})
+
+
+@dataclass
+class ParsedList:
+    """What an importer returns for one published file."""
+
+    source: str
+    format: str
+    designations: list[Designation]
+    published_on: str | None = None
+    warnings: list[str] = field(default_factory=list)
