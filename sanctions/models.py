@@ -1,0 +1,172 @@
+"""SQLAlchemy models: the stored form of designations, their history and import runs.
+
+A designation row keeps the full common-schema record as JSON (``content``,
+what ``sanctions show`` prints) and the publisher's record (``raw``, the
+evidence).  The child tables repeat the parts that are searched and matched
+on (names, birth dates, countries, identifiers, addresses) so that queries
+need no JSON functions and work the same on SQLite and PostgreSQL.
+
+Schema changes go through Alembic migrations in ``sanctions/migrations``.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ImportRun(Base):
+    """One attempt to import one publication of one source."""
+
+    __tablename__ = "import_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(16), index=True)
+    format: Mapped[str | None] = mapped_column(String(32))
+    location: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    size: Mapped[int | None]
+    published_on: Mapped[dt.date | None] = mapped_column(Date)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # running, succeeded, unchanged (identical file), failed, refused (shrink guard)
+    status: Mapped[str] = mapped_column(String(16))
+    parsed: Mapped[int] = mapped_column(default=0)
+    added: Mapped[int] = mapped_column(default=0)
+    amended: Mapped[int] = mapped_column(default=0)
+    removed: Mapped[int] = mapped_column(default=0)
+    relisted: Mapped[int] = mapped_column(default=0)
+    unchanged: Mapped[int] = mapped_column(default=0)
+    warning_count: Mapped[int] = mapped_column(default=0)
+    warnings: Mapped[list[Any]] = mapped_column(default=list)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class Designation(Base):
+    __tablename__ = "designation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    source: Mapped[str] = mapped_column(String(16), index=True)
+    jurisdiction: Mapped[str] = mapped_column(String(4), index=True)
+    source_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(Text)
+    listed_on: Mapped[dt.date | None] = mapped_column(Date)
+    updated_on: Mapped[dt.date | None] = mapped_column(Date)
+    programmes: Mapped[list[Any]] = mapped_column(default=list)
+    regimes: Mapped[list[Any]] = mapped_column(default=list)
+    legal_basis: Mapped[str | None] = mapped_column(Text)
+    remarks: Mapped[str | None] = mapped_column(Text)
+    reasons: Mapped[str | None] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    position: Mapped[str | None] = mapped_column(Text)
+    gender: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(8), default="active")
+    removed_on: Mapped[dt.date | None] = mapped_column(Date)
+    removed_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
+    first_run_id: Mapped[int] = mapped_column(ForeignKey("import_run.id"))
+    changed_run_id: Mapped[int] = mapped_column(ForeignKey("import_run.id"))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    content: Mapped[dict[str, Any]]
+    raw: Mapped[dict[str, Any]]
+    warnings: Mapped[list[Any]] = mapped_column(default=list)
+
+    names: Mapped[list["NameRow"]] = relationship(lazy="raise", cascade="all, delete-orphan", passive_deletes=True)
+    birth_dates: Mapped[list["BirthDateRow"]] = relationship(lazy="raise", cascade="all, delete-orphan",
+                                                             passive_deletes=True)
+    countries: Mapped[list["CountryRow"]] = relationship(lazy="raise", cascade="all, delete-orphan",
+                                                         passive_deletes=True)
+    identifiers: Mapped[list["IdentifierRow"]] = relationship(lazy="raise", cascade="all, delete-orphan",
+                                                              passive_deletes=True)
+    addresses: Mapped[list["AddressRow"]] = relationship(lazy="raise", cascade="all, delete-orphan",
+                                                         passive_deletes=True)
+
+    __table_args__ = (Index("ix_designation_source_status", "source", "status"),)
+
+
+class NameRow(Base):
+    __tablename__ = "designation_name"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    designation_id: Mapped[int] = mapped_column(ForeignKey("designation.id", ondelete="CASCADE"), index=True)
+    full: Mapped[str] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(8))
+    script: Mapped[str] = mapped_column(String(4))
+    language: Mapped[str | None] = mapped_column(String(32))
+    parts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class BirthDateRow(Base):
+    __tablename__ = "designation_birth_date"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    designation_id: Mapped[int] = mapped_column(ForeignKey("designation.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    earliest: Mapped[dt.date | None] = mapped_column(Date)
+    latest: Mapped[dt.date | None] = mapped_column(Date)
+    precision: Mapped[str] = mapped_column(String(8))
+    circa: Mapped[bool] = mapped_column(default=False)
+
+
+class CountryRow(Base):
+    __tablename__ = "designation_country"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    designation_id: Mapped[int] = mapped_column(ForeignKey("designation.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(2))
+    role: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+
+
+class IdentifierRow(Base):
+    __tablename__ = "designation_identifier"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    designation_id: Mapped[int] = mapped_column(ForeignKey("designation.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(Text)
+    normalized: Mapped[str] = mapped_column(String(200), index=True)
+    country: Mapped[str | None] = mapped_column(String(2))
+    label: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class AddressRow(Base):
+    __tablename__ = "designation_address"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    designation_id: Mapped[int] = mapped_column(ForeignKey("designation.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    city: Mapped[str | None] = mapped_column(Text)
+    country: Mapped[str | None] = mapped_column(String(2))
+
+
+class DesignationChange(Base):
+    """What one import run changed in one designation (the history)."""
+
+    __tablename__ = "designation_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("import_run.id"), index=True)
+    designation_id: Mapped[int] = mapped_column(ForeignKey("designation.id"), index=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    change: Mapped[str] = mapped_column(String(8))  # added, amended, removed, relisted
+    fields: Mapped[list[Any]] = mapped_column(default=list)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+CHILD_MODELS = {
+    "names": NameRow,
+    "birth_dates": BirthDateRow,
+    "countries": CountryRow,
+    "identifiers": IdentifierRow,
+    "addresses": AddressRow,
+}

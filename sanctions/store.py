@@ -1,0 +1,203 @@
+"""The store: write one parsed publication as one transaction, with its diff and history.
+
+``save(session, run, parsed)`` compares the parsed records with what is
+stored for the source and applies the difference:
+
+- a new key is *added*;
+- a stored key whose content changed is *amended* (the changed fields and
+  their old and new values go to ``designation_change``);
+- a removed designation that reappears is *relisted*;
+- an active key missing from the publication is *removed*: marked, with
+  the date and the run, never deleted.
+
+Callers own the transaction (``sanctions.imports`` wraps the whole import
+in one), so a failure anywhere leaves the previous good data in place.
+Writes are bulk statements, not ORM objects, because a first OFAC import
+is ~15,000 designations and ~100,000 child rows.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from sanctions.models import CHILD_MODELS, Designation, DesignationChange, ImportRun
+from sanctions.schema import Designation as Record
+
+SHRINK_LIMIT = 0.10
+CHUNK = 500
+
+
+class ShrinkRefused(Exception):
+    """The publication would remove more than SHRINK_LIMIT of the source's active designations."""
+
+
+@dataclass
+class Diff:
+    added: list[Record] = field(default_factory=list)
+    amended: list[tuple[Record, int, dict[str, Any]]] = field(default_factory=list)
+    relisted: list[tuple[Record, int, dict[str, Any]]] = field(default_factory=list)
+    removed: list[tuple[int, str]] = field(default_factory=list)
+    unchanged: int = 0
+
+
+def content_hash(record: Record) -> str:
+    payload = json.dumps([record.content(), record.raw], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _date(value: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(value) if value else None
+
+
+def _chunks(items: list[Any], size: int = CHUNK) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
+    fields = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    return fields, {k: old.get(k) for k in fields}, {k: new.get(k) for k in fields}
+
+
+def compute_diff(session: Session, source: str, records: list[Record], hashes: dict[str, str]) -> Diff:
+    stored = {
+        row.key: row
+        for row in session.execute(
+            select(Designation.key, Designation.id, Designation.content_hash, Designation.status).where(
+                Designation.source == source
+            )
+        )
+    }
+    diff = Diff()
+    changed: list[tuple[Record, int, str]] = []
+    for record in records:
+        row = stored.get(record.key)
+        if row is None:
+            diff.added.append(record)
+        elif row.content_hash != hashes[record.key] or row.status != "active":
+            changed.append((record, row.id, row.status))
+        else:
+            diff.unchanged += 1
+    seen = {r.key for r in records}
+    diff.removed = [(row.id, key) for key, row in stored.items() if key not in seen and row.status == "active"]
+    old_content = {}
+    for chunk in _chunks([c[1] for c in changed]):
+        result = session.execute(select(Designation.id, Designation.content).where(Designation.id.in_(chunk)))
+        old_content.update({row_id: content for row_id, content in result})
+    for record, row_id, status in changed:
+        fields, before, after = changed_fields(old_content[row_id], record.content())
+        entry = (record, row_id, {"fields": fields or ["raw"], "before": before, "after": after})
+        (diff.relisted if status != "active" else diff.amended).append(entry)
+    return diff
+
+
+def active_count(session: Session, source: str) -> int:
+    return session.scalar(select(func.count()).select_from(Designation)
+                          .where(Designation.source == source, Designation.status == "active")) or 0
+
+
+def check_shrink(session: Session, source: str, diff: Diff) -> None:
+    active = active_count(session, source)
+    if active and len(diff.removed) > SHRINK_LIMIT * active:
+        raise ShrinkRefused(
+            f"this publication would remove {len(diff.removed)} of {active} active {source} designations "
+            f"({len(diff.removed) / active:.0%}, more than {SHRINK_LIMIT:.0%}); "
+            f"re-run with --allow-shrink if that is right"
+        )
+
+
+def _designation_values(record: Record, digest: str) -> dict[str, Any]:
+    return {
+        "key": record.key,
+        "source": record.source,
+        "jurisdiction": record.jurisdiction,
+        "source_id": record.source_id,
+        "kind": record.kind,
+        "name": record.name,
+        "listed_on": _date(record.listed_on),
+        "updated_on": _date(record.updated_on),
+        "programmes": record.programmes,
+        "regimes": record.regimes,
+        "legal_basis": record.legal_basis,
+        "remarks": record.remarks,
+        "reasons": record.reasons,
+        "title": record.title,
+        "position": record.position,
+        "gender": record.gender,
+        "content_hash": digest,
+        "content": record.content(),
+        "raw": record.raw,
+        "warnings": record.warnings,
+    }
+
+
+def _child_rows(designation_id: int, record: Record) -> Iterable[tuple[str, dict[str, Any]]]:
+    for name in record.names:
+        yield "names", {"designation_id": designation_id, "full": name.full, "type": name.type,
+                        "script": name.script, "language": name.language, "parts": name.parts}
+    for dob in record.birth_dates:
+        yield "birth_dates", {"designation_id": designation_id, "text": dob.text, "earliest": _date(dob.earliest),
+                              "latest": _date(dob.latest), "precision": dob.precision, "circa": dob.circa}
+    for country in record.countries:
+        yield "countries", {"designation_id": designation_id, "code": country.code, "role": country.role,
+                            "text": country.text}
+    for ident in record.identifiers:
+        yield "identifiers", {"designation_id": designation_id, "type": ident.type, "value": ident.value,
+                              "normalized": ident.normalized, "country": ident.country, "label": ident.label,
+                              "note": ident.note}
+    for address in record.addresses:
+        yield "addresses", {"designation_id": designation_id, "text": address.text, "city": address.city,
+                            "country": address.country}
+
+
+def _insert_children(session: Session, pairs: list[tuple[int, Record]]) -> None:
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in CHILD_MODELS}
+    for designation_id, record in pairs:
+        for table, values in _child_rows(designation_id, record):
+            rows[table].append(values)
+    for table, values in rows.items():
+        if values:
+            session.execute(insert(CHILD_MODELS[table]), values)
+
+
+def apply_diff(session: Session, run: ImportRun, diff: Diff, hashes: dict[str, str],
+               removed_on: dt.date, progress: Callable[[int], None] | None = None) -> None:
+    changes: list[dict[str, Any]] = []
+    for chunk in _chunks(diff.added):
+        values = [{**_designation_values(r, hashes[r.key]), "status": "active", "first_run_id": run.id,
+                   "changed_run_id": run.id} for r in chunk]
+        result = session.execute(insert(Designation).returning(Designation.key, Designation.id,
+                                                               sort_by_parameter_order=True), values)
+        ids = {key: row_id for key, row_id in result}
+        _insert_children(session, [(ids[r.key], r) for r in chunk])
+        changes += [{"run_id": run.id, "designation_id": ids[r.key], "key": r.key, "change": "added",
+                     "fields": [], "before": None, "after": None} for r in chunk]
+        if progress:
+            progress(len(chunk))
+    for kind, entries in (("amended", diff.amended), ("relisted", diff.relisted)):
+        for chunk in _chunks(entries):
+            ids = [row_id for _, row_id, _ in chunk]
+            for model in CHILD_MODELS.values():
+                session.execute(delete(model).where(model.designation_id.in_(ids)))
+            session.execute(update(Designation), [
+                {**_designation_values(r, hashes[r.key]), "id": row_id, "status": "active", "removed_on": None,
+                 "removed_run_id": None, "changed_run_id": run.id} for r, row_id, _ in chunk])
+            _insert_children(session, [(row_id, r) for r, row_id, _ in chunk])
+            changes += [{"run_id": run.id, "designation_id": row_id, "key": r.key, "change": kind, **delta}
+                        for r, row_id, delta in chunk]
+            if progress:
+                progress(len(chunk))
+    for chunk in _chunks(diff.removed):
+        session.execute(update(Designation), [
+            {"id": row_id, "status": "removed", "removed_on": removed_on, "removed_run_id": run.id,
+             "changed_run_id": run.id} for row_id, _ in chunk])
+        changes += [{"run_id": run.id, "designation_id": row_id, "key": key, "change": "removed",
+                     "fields": [], "before": None, "after": None} for row_id, key in chunk]
+    for chunk in _chunks(changes, 2000):
+        session.execute(insert(DesignationChange), chunk)
