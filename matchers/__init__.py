@@ -1,0 +1,4 @@
+"""Matchers: find the same target across jurisdictions (normalise, candidates, score, cluster).
+
+Pure functions over common-schema records; testable without a database.
+"""

@@ -1,0 +1,177 @@
+"""The ``sanctions`` command line.
+
+Output formats named here (``export`` columns, ``show`` JSON) are read by
+other tools: change them only with care.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+
+import click
+from sqlalchemy.orm import Session
+
+from importers.common import ImportFailure
+from sanctions import db, imports, queries, store
+from sanctions.schema import SOURCES
+
+
+class Context:
+    """Lazily connected database, so that ``--help`` never touches it."""
+
+    def __init__(self, url: str | None):
+        self.url = db.database_url(url)
+        self._engine = None
+
+    @property
+    def engine(self):
+        if self._engine is None:
+            self._engine = db.connect(self.url)
+        return self._engine
+
+    def session(self) -> Session:
+        return db.session_factory(self.engine)()
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option("--db", "db_url", metavar="URL", help="Database URL (default: $SANCTIONS_DB or sqlite:///sanctions.db).")
+@click.pass_context
+def main(ctx: click.Context, db_url: str | None) -> None:
+    """Coordinated sanctions designation registry: import, compare and review sanctions lists."""
+    ctx.obj = Context(db_url)
+
+
+def _progress_printer():
+    """A progress bar on an interactive terminal, nothing otherwise."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    state: dict = {}
+
+    def update(phase: str, done: int, total: int) -> None:
+        bar = state.get("bar")
+        if bar is None and total:
+            bar = state["bar"] = click.progressbar(length=total, label=phase, file=sys.stderr)
+            bar.__enter__()
+        if bar is not None:
+            bar.update(done - bar.pos)
+
+    def close() -> None:
+        if state.get("bar") is not None:
+            state["bar"].__exit__(None, None, None)
+
+    return update, close
+
+
+def format_run(run, elapsed: float) -> str:
+    summary = queries.run_summary(run)
+    counts = "  ".join(f"{k} {v}" for k, v in summary["counts"].items())
+    lines = [
+        f"{run.source}: {run.status} - {run.location}",
+        f"  format {run.format or '?'}, published {summary['published_on'] or 'unknown'}, "
+        f"sha256 {(run.sha256 or '')[:12]}",
+        f"  {counts}",
+    ]
+    if run.status == "unchanged":
+        lines.append("  identical to the last good import; nothing to do (use --force to re-import)")
+    if run.warning_count:
+        lines.append(f"  {run.warning_count} warnings, e.g.:")
+        lines += [f"    {w}" for w in run.warnings[:5]]
+    lines.append(f"  run {run.id} in {elapsed:.1f} s")
+    return "\n".join(lines)
+
+
+@main.command("import")
+@click.argument("source", type=click.Choice(list(SOURCES)))
+@click.argument("location")
+@click.option("--force", is_flag=True, help="Re-import even if the file is identical to the last good import.")
+@click.option("--allow-shrink", is_flag=True,
+              help=f"Accept a publication that removes more than {store.SHRINK_LIMIT:.0%} of active designations.")
+@pass_context
+def import_command(obj: Context, source: str, location: str, force: bool, allow_shrink: bool) -> None:
+    """Import a published list: a file, a directory (OFAC CSV set) or an http(s) URL."""
+    started = time.perf_counter()
+    progress, close = _progress_printer()
+    try:
+        run = imports.run_import(obj.engine, source, location, force=force, allow_shrink=allow_shrink,
+                                 progress=progress)
+    except (ImportFailure, store.ShrinkRefused) as exc:
+        close()
+        raise click.ClickException(f"import failed, previous data kept: {exc}") from None
+    close()
+    click.echo(format_run(run, time.perf_counter() - started))
+
+
+@main.command("sources")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_context
+def sources_command(obj: Context, fmt: str) -> None:
+    """Per source: last run, publication date, active and removed counts."""
+    with obj.session() as session:
+        rows = queries.sources_summary(session)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    click.echo(f"{'source':<8} {'active':>7} {'removed':>7}  {'published':<10}  {'last run':<26} status")
+    for row in rows:
+        last = row["last_run"]
+        when = last["finished_at"] or last["started_at"] if last else "never"
+        status = last["status"] if last else "-"
+        if last and last["error"]:
+            status += f": {last['error'][:100]}"
+        click.echo(f"{row['source']:<8} {row['active']:>7} {row['removed']:>7}  "
+                   f"{row['published_on'] or '-':<10}  {when:<26} {status}")
+
+
+@main.command("show")
+@click.argument("key")
+@pass_context
+def show_command(obj: Context, key: str) -> None:
+    """One designation with all its parts, as JSON."""
+    with obj.session() as session:
+        detail = queries.designation_detail(session, key)
+    if detail is None:
+        raise click.ClickException(f"no designation with key {key!r}")
+    click.echo(json.dumps(detail, indent=2, ensure_ascii=False))
+
+
+@main.group("export")
+def export_group() -> None:
+    """Export stored data."""
+
+
+@export_group.command("designations")
+@click.option("--source", type=click.Choice(list(SOURCES)), help="Only this source.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="File (default stdout).")
+@pass_context
+def export_designations(obj: Context, source: str | None, fmt: str, output) -> None:
+    """All designations (removed ones too, with their status)."""
+    with obj.session() as session:
+        items = queries.iter_designations(session, source)
+        if fmt == "jsonl":
+            for item in items:
+                output.write(json.dumps(item, ensure_ascii=False) + "\n")
+        else:
+            writer = csv.DictWriter(output, fieldnames=queries.EXPORT_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            for item in items:
+                writer.writerow(queries.flat_row(item))
+
+
+@main.command("demo")
+@click.option("--db", "db_url", metavar="URL", default="sqlite:///sanctions-demo.db", show_default=True,
+              help="Where the demo stores the samples (kept apart from your real database).")
+def demo_command(db_url: str) -> None:
+    """Import the bundled sample lists into a local database and print what was stored."""
+    from sanctions import demo
+
+    demo.run(db_url, click.echo)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,135 @@
+"""Read-side queries shared by the CLI and the web app.
+
+Each function takes a Session and returns plain data (dicts and lists), so
+that the CLI prints it and the web app renders or serialises it the same way.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sanctions.models import Designation, DesignationChange, ImportRun
+from sanctions.schema import SOURCES
+
+
+def _iso(value: dt.date | dt.datetime | None) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.replace(microsecond=0).isoformat() + "Z"
+    return value.isoformat()
+
+
+def run_summary(run: ImportRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "id": run.id,
+        "source": run.source,
+        "status": run.status,
+        "format": run.format,
+        "location": run.location,
+        "sha256": run.sha256,
+        "published_on": _iso(run.published_on),
+        "started_at": _iso(run.started_at),
+        "finished_at": _iso(run.finished_at),
+        "counts": {k: getattr(run, k) for k in ("parsed", "added", "amended", "removed", "relisted", "unchanged")},
+        "warning_count": run.warning_count,
+        "error": run.error,
+    }
+
+
+def sources_summary(session: Session) -> list[dict[str, Any]]:
+    """Per source: the last run, the last good publication, active and removed counts."""
+    counts: dict[tuple[str, str], int] = {
+        (source, status): n
+        for source, status, n in session.execute(
+            select(Designation.source, Designation.status, func.count()).group_by(Designation.source,
+                                                                                  Designation.status))
+    }
+    out = []
+    for source in SOURCES:
+        last = session.scalars(select(ImportRun).where(ImportRun.source == source)
+                               .order_by(ImportRun.id.desc()).limit(1)).first()
+        good = session.scalars(select(ImportRun).where(ImportRun.source == source,
+                                                       ImportRun.status.in_(("succeeded", "unchanged")))
+                               .order_by(ImportRun.id.desc()).limit(1)).first()
+        out.append({
+            "source": source,
+            "jurisdiction": SOURCES[source],
+            "active": counts.get((source, "active"), 0),
+            "removed": counts.get((source, "removed"), 0),
+            "published_on": _iso(good.published_on) if good else None,
+            "last_run": run_summary(last),
+            "last_good_run": run_summary(good),
+        })
+    return out
+
+
+def designation_detail(session: Session, key: str) -> dict[str, Any] | None:
+    """One designation with all its parts, its status and its change history."""
+    row = session.scalars(select(Designation).where(Designation.key == key)).first()
+    if row is None:
+        return None
+    changes = session.scalars(select(DesignationChange).where(DesignationChange.designation_id == row.id)
+                              .order_by(DesignationChange.id)).all()
+    runs = {r.id: r for r in session.scalars(select(ImportRun).where(
+        ImportRun.id.in_({c.run_id for c in changes} | {row.first_run_id, row.changed_run_id})))}
+    return {
+        **row.content,
+        "status": row.status,
+        "removed_on": _iso(row.removed_on),
+        "removed_run": row.removed_run_id,
+        "first_run": run_summary(runs.get(row.first_run_id)),
+        "last_changed_run": run_summary(runs.get(row.changed_run_id)),
+        "warnings": row.warnings,
+        "history": [
+            {"run": c.run_id, "published_on": _iso(runs[c.run_id].published_on), "change": c.change,
+             "fields": c.fields, "before": c.before, "after": c.after}
+            for c in changes
+        ],
+        "raw": row.raw,
+    }
+
+
+EXPORT_COLUMNS = ("key", "source", "jurisdiction", "source_id", "kind", "name", "status", "listed_on",
+                  "updated_on", "removed_on", "programmes", "regimes", "aliases", "weak_aliases",
+                  "birth_dates", "nationalities", "identifiers", "gender")
+
+
+def iter_designations(session: Session, source: str | None = None, batch: int = 1000) -> Iterator[dict[str, Any]]:
+    """Every stored designation (removed ones too), with status, in key order."""
+    stmt = select(Designation.content, Designation.status, Designation.removed_on).order_by(Designation.key)
+    if source:
+        stmt = stmt.where(Designation.source == source)
+    for content, status, removed_on in session.execute(stmt.execution_options(yield_per=batch)):
+        yield {**content, "status": status, "removed_on": _iso(removed_on)}
+
+
+def flat_row(item: dict[str, Any]) -> dict[str, str]:
+    """A designation as one CSV row: multi-valued fields joined with ``; ``."""
+    names = item.get("names") or []
+    return {
+        "key": item["key"],
+        "source": item["source"],
+        "jurisdiction": item["jurisdiction"],
+        "source_id": item["source_id"],
+        "kind": item["kind"],
+        "name": item["name"],
+        "status": item["status"],
+        "listed_on": item.get("listed_on") or "",
+        "updated_on": item.get("updated_on") or "",
+        "removed_on": item.get("removed_on") or "",
+        "programmes": "; ".join(item.get("programmes") or []),
+        "regimes": "; ".join(item.get("regimes") or []),
+        "aliases": "; ".join(n["full"] for n in names if n["type"] in ("alias", "fka")),
+        "weak_aliases": "; ".join(n["full"] for n in names if n["type"] == "weak"),
+        "birth_dates": "; ".join(d["text"] for d in item.get("birth_dates") or []),
+        "nationalities": "; ".join(c["code"] for c in item.get("countries") or []
+                                   if c["role"] in ("nationality", "citizenship")),
+        "identifiers": "; ".join(f"{i['type']}:{i['value']}" for i in item.get("identifiers") or []),
+        "gender": item.get("gender") or "",
+    }

@@ -1,0 +1,1 @@
+"""The web app: Flask app factory, blueprints, templates (pages and JSON API)."""
