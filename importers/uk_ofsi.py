@@ -70,13 +70,33 @@ def numbered(value: str | None) -> list[str]:
     return [v for v in (clean(p.strip().rstrip(".;")) for p in _NUMBERED.split(value)) if v]
 
 
+# Tags whose value is one short token; OFSI runs free text on after it
+# ("(UN Ref):QDi.330. Has ties to …"), which belongs to the remarks.
+_SHORT_VALUES = {
+    "UK Sanctions List Ref": re.compile(r"^(?:[A-Z]{3}\d{4}|[A-Z]{2}[ie]\.\d{3})"),
+    "UN Ref": re.compile(r"^[A-Z]{2}[ie]\.\d{3}"),
+    "Gender": re.compile(r"^(?:Male|Female)\b", re.I),
+    "IMO number": re.compile(r"^(?:IMO\s*)?\d{7}"),
+}
+
+
 def tagged(other_information: str) -> tuple[dict[str, list[str]], str]:
     """Split ``Other Information`` into its tags and the untagged free text."""
     pieces = _TAG.split(other_information)
     free = [pieces[0]]
     tags: dict[str, list[str]] = defaultdict(list)
     for tag, value in zip(pieces[1::2], pieces[2::2]):
-        value = value.strip().rstrip(".").strip()
+        value = value.strip()
+        short = _SHORT_VALUES.get(tag)
+        if short:
+            m = short.match(value)
+            if not m:
+                free.append(f"({tag}):{value}")
+                continue
+            value, rest = m[0], value[m.end():].lstrip(" .;")
+            if rest:
+                free.append(rest)
+        value = value.rstrip(".").strip()
         if value:
             tags[tag].append(value)
     return tags, " ".join(p.strip() for p in free if p.strip())

@@ -1,0 +1,63 @@
+"""Shared fixtures: databases (SQLite and PostgreSQL) and the real list files.
+
+Every test that takes ``engine`` runs twice: on a fresh SQLite file and on
+a fresh PostgreSQL schema of the server named by ``SANCTIONS_TEST_DB``
+(``.ci/run`` sets it).  Without that variable the PostgreSQL half skips and
+says why.  Real-data tests read ``../shared/data`` beside the repository
+(or ``SANCTIONS_SHARED_DATA``) and skip with the path they looked for.
+"""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from sanctions import db
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("SANCTIONS_SHARED_DATA", REPO.parent / "shared" / "data"))
+LISTS = SHARED_DATA / "lists"
+SAMPLES = REPO / "sanctions" / "samples"
+
+
+def real_file(*parts: str) -> Path:
+    """A file under ../shared/data/lists, or skip the test naming what is missing."""
+    path = LISTS.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real list file {path} is absent (tests with full files need ../shared/data)")
+    return path
+
+
+def _postgres_url() -> str:
+    url = os.environ.get("SANCTIONS_TEST_DB")
+    if not url:
+        pytest.skip("SANCTIONS_TEST_DB is not set: PostgreSQL tests skipped (.ci/run sets it)")
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A URL to an empty database: a SQLite file, or a throw-away PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'test.db'}"
+        return
+    base = db.create(_postgres_url()).url
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
+    yield url.render_as_string(hide_password=False)
+    with admin.begin() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def engine(db_url):
+    engine = db.connect(db_url)
+    yield engine
+    engine.dispose()

@@ -1,0 +1,100 @@
+"""Shared importer helpers: birth dates with precision, countries, identifiers, regimes."""
+import pytest
+
+from importers.common import DateError, imo_is_valid, normalize_id, parse_birth_dates
+from importers.countries import country_code, country_codes
+from sanctions.regimes import regimes_for
+
+
+def one(text):
+    (dob,) = parse_birth_dates(text)
+    return dob.earliest, dob.latest, dob.precision
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("31 Aug 1960", ("1960-08-31", "1960-08-31", "day")),
+    ("Feb 1961", ("1961-02-01", "1961-02-28", "month")),
+    ("1960", ("1960-01-01", "1960-12-31", "year")),
+    ("1960 to 1962", ("1960-01-01", "1962-12-31", "range")),
+    ("01 Jan 1960 to 31 Dec 1962", ("1960-01-01", "1962-12-31", "range")),
+    ("1965-04-29", ("1965-04-29", "1965-04-29", "day")),
+    ("1972-08", ("1972-08-01", "1972-08-31", "month")),
+    (" 1953-10-27", ("1953-10-27", "1953-10-27", "day")),
+    ("12/04/1976", ("1976-04-12", "1976-04-12", "day")),
+    ("00/00/1994", ("1994-01-01", "1994-12-31", "year")),
+    ("00/05/1970", ("1970-05-01", "1970-05-31", "month")),
+    ("dd/mm/1945", ("1945-01-01", "1945-12-31", "year")),
+    ("dd/09/1958", ("1958-09-01", "1958-09-30", "month")),
+    ("05/1970", ("1970-05-01", "1970-05-31", "month")),
+    ("15/08/19yy", ("1900-01-01", "1999-12-31", "range")),
+    ("1963-1964", ("1963-01-01", "1964-12-31", "range")),
+    ("born in the early 1970s", ("1970-01-01", "1973-12-31", "range")),
+    ("Sep-99", ("1999-09-01", "1999-09-30", "month")),
+])
+def test_birth_date_forms(text, expected):
+    assert one(text) == expected
+
+
+def test_circa_and_alternatives():
+    (dob,) = parse_birth_dates("circa 1951")
+    assert dob.circa and dob.precision == "year"
+    first, second = parse_birth_dates("1965-07-15 OR 1969-09-28")
+    assert (first.earliest, second.earliest) == ("1965-07-15", "1969-09-28")
+    assert [d.precision for d in parse_birth_dates("1963 or 1964")] == ["year", "year"]
+
+
+def test_compatibility_of_precisions():
+    (year,) = parse_birth_dates("1965")
+    (day,) = parse_birth_dates("1965-04-29")
+    (other,) = parse_birth_dates("1971-07-09")
+    (circa,) = parse_birth_dates("circa 1966")
+    assert year.compatible_with(day) and day.compatible_with(year)
+    assert day.compatible_with(other) is False
+    assert circa.compatible_with(day)
+
+
+@pytest.mark.parametrize("text", ["unknown", "31 Foo 1960", "1960-13-01", "31/02/1970"])
+def test_bad_dates_raise(text):
+    with pytest.raises(DateError):
+        parse_birth_dates(text)
+
+
+@pytest.mark.parametrize("text, code", [
+    ("Burma", "MM"), ("Russia / Russie", "RU"), ("Korea, North", "KP"), ("Türkiye", "TR"), ("Turkey", "TR"),
+    ("IRAN (ISLAMIC REPUBLIC OF)", "IR"), ("Region: Gaza", "PS"), ("Palestinian", "PS"),
+    ("CONGO, Democratic Republic of (was Zaire)", "CD"), ("Myanmar (Burma) / Myanmar (Birmanie)", "MM"),
+    ("Russian Federation", "RU"), ("United Kingdom", "GB"), ("DE", "DE"), ("Bosnia-Herzegovina", "BA"),
+])
+def test_country_spellings(text, code):
+    assert country_code(text) == code
+
+
+def test_country_lists_split_only_when_every_piece_is_a_country():
+    assert country_codes("Germany. Russia") == ["DE", "RU"]
+    assert country_codes("Korea, North") == ["KP"]
+    assert country_codes("Atlantis, Russia") == []
+
+
+def test_identifiers():
+    assert normalize_id("No. 12-34 56/A") == "NO123456A"
+    assert imo_is_valid("7406784") and imo_is_valid("9074729")
+    assert not imo_is_valid("7406785")
+
+
+@pytest.mark.parametrize("jurisdiction, programme, codes", [
+    ("us", "RUSSIA-EO14024", ("russia",)),
+    ("us", "UKRAINE-EO13662", ("russia",)),
+    ("ca", "Russia / Russie", ("russia",)),
+    ("gb", "Russia", ("russia",)),
+    ("gb", "The Russia (Sanctions) (EU Exit) Regulations 2019", ("russia",)),
+    ("gb", "Isil (Da'esh) and Al-Qaeda (United Nations Sanctions) (EU Exit) Regulations 2019", ("counter-terrorism",)),
+    ("eu", "UKR", ("russia",)),
+    ("un", "Taliban", ("afghanistan",)),
+    ("us", "BURMA-EO14014", ("myanmar",)),
+])
+def test_regime_crosswalk(jurisdiction, programme, codes):
+    assert regimes_for(jurisdiction, programme) == codes
+
+
+def test_unknown_programme_is_none():
+    assert regimes_for("us", "NO-SUCH-PROGRAM") is None
