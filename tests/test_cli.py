@@ -1,0 +1,58 @@
+"""The command line on the bundled samples: import, sources, show, export, demo."""
+import csv
+import io
+import json
+
+from click.testing import CliRunner
+
+from sanctions.cli import main
+from sanctions.queries import EXPORT_COLUMNS
+from tests.conftest import SAMPLES
+
+
+def run(db_url, *args):
+    result = CliRunner().invoke(main, ["--db", db_url, *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_import_sources_show_export(engine, db_url):
+    out = run(db_url, "import", "us-sdn", str(SAMPLES / "us"))
+    assert "us-sdn: succeeded" in out and "parsed 68" in out and "added 68" in out
+    run(db_url, "import", "gb", str(SAMPLES / "gb" / "ConList.csv"))
+    again = run(db_url, "import", "gb", str(SAMPLES / "gb" / "ConList.csv"))
+    assert "unchanged" in again and "identical to the last good import" in again
+
+    table = run(db_url, "sources")
+    lines = {line.split()[0]: line.split() for line in table.splitlines()[1:]}
+    assert lines["us-sdn"][1] == "68" and lines["gb"][1] == "60" and lines["un"][1] == "0"
+    summary = json.loads(run(db_url, "sources", "--format", "json"))
+    assert {row["source"]: row["active"] for row in summary}["gb"] == 60
+
+    shown = json.loads(run(db_url, "show", _first_key(db_url)))
+    assert shown["source"] == "us-sdn" and shown["status"] == "active" and shown["raw"]
+    assert shown["history"][0]["change"] == "added"
+
+    jsonl = run(db_url, "export", "designations", "--source", "gb")
+    items = [json.loads(line) for line in jsonl.splitlines()]
+    assert len(items) == 60 and all(i["source"] == "gb" for i in items)
+    rows = list(csv.DictReader(io.StringIO(run(db_url, "export", "designations", "--format", "csv"))))
+    assert len(rows) == 128 and tuple(rows[0]) == EXPORT_COLUMNS
+
+
+def _first_key(db_url):
+    return json.loads(run(db_url, "export", "designations", "--source", "us-sdn").splitlines()[0])["key"]
+
+
+def test_show_unknown_key(engine, db_url):
+    result = CliRunner().invoke(main, ["--db", db_url, "show", "us-sdn:0"])
+    assert result.exit_code != 0 and "no designation with key 'us-sdn:0'" in result.output
+
+
+def test_demo(tmp_path):
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    result = CliRunner().invoke(main, ["demo", "--db", url])
+    assert result.exit_code == 0, result.output
+    for source in ("us-sdn", "eu", "gb", "ca", "un"):
+        assert f"  {source}" in result.output
+    assert "vessel" in result.output and "imo:" in result.output
