@@ -100,7 +100,7 @@ def run_import(engine: Engine, source: str, location: str, *, force: bool = Fals
         raise
     warnings = list(parsed.warnings) + apply_crosswalk(parsed)
     record_warnings = [f"{r.key}: {w}" for r in parsed.designations for w in r.warnings]
-    hashes = {r.key: store.content_hash(r) for r in parsed.designations}
+    items = [store.prepare(r) for r in parsed.designations]
     try:
         with Session.begin() as session:
             run = ImportRun(source=source, format=parsed.format, location=where, sha256=sha, size=files.size,
@@ -108,7 +108,7 @@ def run_import(engine: Engine, source: str, location: str, *, force: bool = Fals
                             parsed=len(parsed.designations), warnings=[])
             session.add(run)
             session.flush()
-            diff = store.compute_diff(session, source, parsed.designations, hashes)
+            diff = store.compute_diff(session, source, items)
             if not allow_shrink:
                 store.check_shrink(session, source, diff)
             total = len(diff.added) + len(diff.amended) + len(diff.relisted)
@@ -121,7 +121,7 @@ def run_import(engine: Engine, source: str, location: str, *, force: bool = Fals
                     progress("storing", done, total)
 
             removed_on = store._date(parsed.published_on) or started.date()
-            store.apply_diff(session, run, diff, hashes, removed_on, step)
+            store.apply_diff(session, run, diff, removed_on, step)
             run.added, run.amended = len(diff.added), len(diff.amended)
             run.relisted, run.removed, run.unchanged = len(diff.relisted), len(diff.removed), diff.unchanged
             run.warnings = warnings + record_warnings[:1000]

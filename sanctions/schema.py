@@ -192,9 +192,19 @@ class Designation:
             self.jurisdiction = SOURCES[self.source]
 
     def content(self) -> dict[str, Any]:
-        """Everything but ``raw`` and ``warnings``, as JSON-ready data."""
-        data = dataclasses.asdict(self)
-        del data["raw"], data["warnings"]
+        """Everything but ``raw`` and ``warnings``, as JSON-ready data.
+
+        Hand-rolled rather than ``dataclasses.asdict`` (several times slower):
+        the parts are flat dataclasses, so a shallow copy of each suffices.
+        """
+        data = {k: v for k, v in vars(self).items() if k not in ("raw", "warnings")}
+        for name in LIST_FIELDS:
+            data[name] = [dict(vars(item)) for item in data[name]]
+        for name in ("vessel", "aircraft"):
+            if data[name] is not None:
+                data[name] = dict(vars(data[name]))
+        data["programmes"], data["regimes"], data["linked_to"] = (
+            list(self.programmes), list(self.regimes), list(self.linked_to))
         return data
 
 

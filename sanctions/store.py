@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from sanctions.models import CHILD_MODELS, Designation, DesignationChange, ImportRun
@@ -39,16 +39,35 @@ class ShrinkRefused(Exception):
 
 @dataclass
 class Diff:
-    added: list[Record] = field(default_factory=list)
-    amended: list[tuple[Record, int, dict[str, Any]]] = field(default_factory=list)
-    relisted: list[tuple[Record, int, dict[str, Any]]] = field(default_factory=list)
+    added: list["Prepared"] = field(default_factory=list)
+    amended: list[tuple["Prepared", int, dict[str, Any]]] = field(default_factory=list)
+    relisted: list[tuple["Prepared", int, dict[str, Any]]] = field(default_factory=list)
     removed: list[tuple[int, str]] = field(default_factory=list)
     unchanged: int = 0
 
 
+@dataclass
+class Prepared:
+    """A parsed record with its JSON content and content hash, computed once."""
+
+    record: Record
+    content: dict[str, Any]
+    digest: str
+
+    @property
+    def key(self) -> str:
+        return self.record.key
+
+
+def prepare(record: Record) -> Prepared:
+    content = record.content()
+    # Key order is fixed by the importers (schema order, document order), so no sort_keys.
+    payload = json.dumps([content, record.raw], ensure_ascii=False, default=str)
+    return Prepared(record, content, hashlib.sha256(payload.encode()).hexdigest())
+
+
 def content_hash(record: Record) -> str:
-    payload = json.dumps([record.content(), record.raw], sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()
+    return prepare(record).digest
 
 
 def _date(value: str | None) -> dt.date | None:
@@ -65,7 +84,7 @@ def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> tuple[list[str],
     return fields, {k: old.get(k) for k in fields}, {k: new.get(k) for k in fields}
 
 
-def compute_diff(session: Session, source: str, records: list[Record], hashes: dict[str, str]) -> Diff:
+def compute_diff(session: Session, source: str, items: list[Prepared]) -> Diff:
     stored = {
         row.key: row
         for row in session.execute(
@@ -75,24 +94,24 @@ def compute_diff(session: Session, source: str, records: list[Record], hashes: d
         )
     }
     diff = Diff()
-    changed: list[tuple[Record, int, str]] = []
-    for record in records:
-        row = stored.get(record.key)
+    changed: list[tuple[Prepared, int, str]] = []
+    for item in items:
+        row = stored.get(item.key)
         if row is None:
-            diff.added.append(record)
-        elif row.content_hash != hashes[record.key] or row.status != "active":
-            changed.append((record, row.id, row.status))
+            diff.added.append(item)
+        elif row.content_hash != item.digest or row.status != "active":
+            changed.append((item, row.id, row.status))
         else:
             diff.unchanged += 1
-    seen = {r.key for r in records}
+    seen = {item.key for item in items}
     diff.removed = [(row.id, key) for key, row in stored.items() if key not in seen and row.status == "active"]
     old_content = {}
     for chunk in _chunks([c[1] for c in changed]):
         result = session.execute(select(Designation.id, Designation.content).where(Designation.id.in_(chunk)))
         old_content.update({row_id: content for row_id, content in result})
-    for record, row_id, status in changed:
-        fields, before, after = changed_fields(old_content[row_id], record.content())
-        entry = (record, row_id, {"fields": fields or ["raw"], "before": before, "after": after})
+    for item, row_id, status in changed:
+        fields, before, after = changed_fields(old_content[row_id], item.content)
+        entry = (item, row_id, {"fields": fields or ["raw"], "before": before, "after": after})
         (diff.relisted if status != "active" else diff.amended).append(entry)
     return diff
 
@@ -112,7 +131,8 @@ def check_shrink(session: Session, source: str, diff: Diff) -> None:
         )
 
 
-def _designation_values(record: Record, digest: str) -> dict[str, Any]:
+def _designation_values(item: Prepared) -> dict[str, Any]:
+    record = item.record
     return {
         "key": record.key,
         "source": record.source,
@@ -130,8 +150,8 @@ def _designation_values(record: Record, digest: str) -> dict[str, Any]:
         "title": record.title,
         "position": record.position,
         "gender": record.gender,
-        "content_hash": digest,
-        "content": record.content(),
+        "content_hash": item.digest,
+        "content": item.content,
         "raw": record.raw,
         "warnings": record.warnings,
     }
@@ -156,25 +176,30 @@ def _child_rows(designation_id: int, record: Record) -> Iterable[tuple[str, dict
                             "country": address.country}
 
 
-def _insert_children(session: Session, pairs: list[tuple[int, Record]]) -> None:
+def _insert_children(session: Session, pairs: list[tuple[int, Prepared]]) -> None:
     rows: dict[str, list[dict[str, Any]]] = {name: [] for name in CHILD_MODELS}
-    for designation_id, record in pairs:
-        for table, values in _child_rows(designation_id, record):
+    for designation_id, item in pairs:
+        for table, values in _child_rows(designation_id, item.record):
             rows[table].append(values)
+    connection = session.connection()
     for table, values in rows.items():
         if values:
-            session.execute(insert(CHILD_MODELS[table]), values)
+            connection.execute(CHILD_MODELS[table].__table__.insert(), values)
 
 
-def apply_diff(session: Session, run: ImportRun, diff: Diff, hashes: dict[str, str],
-               removed_on: dt.date, progress: Callable[[int], None] | None = None) -> None:
+def apply_diff(session: Session, run: ImportRun, diff: Diff, removed_on: dt.date,
+               progress: Callable[[int], None] | None = None) -> None:
     changes: list[dict[str, Any]] = []
+    table = Designation.__table__
+    connection = session.connection()
     for chunk in _chunks(diff.added):
-        values = [{**_designation_values(r, hashes[r.key]), "status": "active", "first_run_id": run.id,
+        values = [{**_designation_values(r), "status": "active", "first_run_id": run.id,
                    "changed_run_id": run.id} for r in chunk]
-        result = session.execute(insert(Designation).returning(Designation.key, Designation.id,
-                                                               sort_by_parameter_order=True), values)
-        ids = {key: row_id for key, row_id in result}
+        # A plain executemany, then one query for the new ids: RETURNING in
+        # parameter order would make SQLite insert row by row.
+        connection.execute(table.insert(), values)
+        keys = [r.key for r in chunk]
+        ids = dict(connection.execute(select(table.c.key, table.c.id).where(table.c.key.in_(keys))).all())
         _insert_children(session, [(ids[r.key], r) for r in chunk])
         changes += [{"run_id": run.id, "designation_id": ids[r.key], "key": r.key, "change": "added",
                      "fields": [], "before": None, "after": None} for r in chunk]
@@ -186,7 +211,7 @@ def apply_diff(session: Session, run: ImportRun, diff: Diff, hashes: dict[str, s
             for model in CHILD_MODELS.values():
                 session.execute(delete(model).where(model.designation_id.in_(ids)))
             session.execute(update(Designation), [
-                {**_designation_values(r, hashes[r.key]), "id": row_id, "status": "active", "removed_on": None,
+                {**_designation_values(r), "id": row_id, "status": "active", "removed_on": None,
                  "removed_run_id": None, "changed_run_id": run.id} for r, row_id, _ in chunk])
             _insert_children(session, [(row_id, r) for r, row_id, _ in chunk])
             changes += [{"run_id": run.id, "designation_id": row_id, "key": r.key, "change": kind, **delta}
@@ -200,4 +225,4 @@ def apply_diff(session: Session, run: ImportRun, diff: Diff, hashes: dict[str, s
         changes += [{"run_id": run.id, "designation_id": row_id, "key": key, "change": "removed",
                      "fields": [], "before": None, "after": None} for row_id, key in chunk]
     for chunk in _chunks(changes, 2000):
-        session.execute(insert(DesignationChange), chunk)
+        connection.execute(DesignationChange.__table__.insert(), chunk)
