@@ -22,6 +22,7 @@ class Context:
     """Lazily connected database, so that ``--help`` never touches it."""
 
     def __init__(self, url: str | None):
+        self.explicit_url = url
         self.url = db.database_url(url)
         self._engine = None
 
@@ -163,14 +164,20 @@ def export_designations(obj: Context, source: str | None, fmt: str, output) -> N
                 writer.writerow(queries.flat_row(item))
 
 
+DEMO_URL = "sqlite:///sanctions-demo.db"
+
+
 @main.command("demo")
-@click.option("--db", "db_url", metavar="URL", default="sqlite:///sanctions-demo.db", show_default=True,
-              help="Where the demo stores the samples (kept apart from your real database).")
-def demo_command(db_url: str) -> None:
-    """Import the bundled sample lists into a local database and print what was stored."""
+@pass_context
+def demo_command(obj: Context) -> None:
+    """Import the bundled sample lists into a local database and print what was stored.
+
+    The demo writes to sanctions-demo.db in the working directory unless --db
+    is given: never to $SANCTIONS_DB, which may be a production database.
+    """
     from sanctions import demo
 
-    demo.run(db_url, click.echo)
+    demo.run(obj.explicit_url or DEMO_URL, click.echo)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def test_show_unknown_key(engine, db_url):
 
 def test_demo(tmp_path):
     url = f"sqlite:///{tmp_path / 'demo.db'}"
-    result = CliRunner().invoke(main, ["demo", "--db", url])
+    result = CliRunner().invoke(main, ["--db", url, "demo"])
     assert result.exit_code == 0, result.output
     for source in ("us-sdn", "eu", "gb", "ca", "un"):
         assert f"  {source}" in result.output
