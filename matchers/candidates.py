@@ -1,0 +1,105 @@
+"""Candidate generation: which pairs of designations are worth scoring.
+
+An inverted index maps blocking keys to designations: folded name tokens
+(weighted by rarity, so ``muhammad`` alone never makes a pair while
+``prigoin`` does), whole-name signatures, identifier values and UN
+reference numbers.  Each designation is paired only with designations of
+other jurisdictions that share keys, best first, so the work grows with
+the number of designations times a small constant, never all pairs.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Iterable
+
+from matchers.features import MatchRecord
+
+MAX_TOKEN_SHARE = 0.02   # a token on more than 2% of designations is too common to block on
+MIN_TOKEN_DF = 300       # ... unless it is on fewer designations than this
+MAX_PER_RECORD = 25      # candidates kept per designation by name evidence
+
+
+@dataclass
+class TokenStats:
+    """Document frequency of folded name tokens, for rarity weights."""
+
+    df: dict[str, int]
+    total: int
+
+    def idf(self, token: str) -> float:
+        return math.log((self.total + 1) / (self.df.get(token, 0) + 1)) + 1.0
+
+    @classmethod
+    def build(cls, records: Iterable[MatchRecord]) -> "TokenStats":
+        df: dict[str, int] = defaultdict(int)
+        total = 0
+        for record in records:
+            total += 1
+            for token in {t for n in record.names for t in n.tokens}:
+                df[token] += 1
+        return cls(dict(df), total)
+
+
+def _compatible_kinds(a: str, b: str) -> bool:
+    return a == b
+
+
+def candidate_pairs(records: list[MatchRecord], stats: TokenStats,
+                    only: set[int] | None = None) -> set[tuple[int, int]]:
+    """Index pairs (i < j) from different jurisdictions worth scoring.
+
+    ``only`` restricts the pairs to those touching these record indices
+    (incremental matching): the index is still built over all records.
+    """
+    limit = max(MIN_TOKEN_DF, int(MAX_TOKEN_SHARE * max(stats.total, 1)))
+    token_index: dict[str, list[int]] = defaultdict(list)
+    exact_index: dict[tuple, list[int]] = defaultdict(list)
+    for i, record in enumerate(records):
+        for token in {t for n in record.names for t in n.tokens if len(t) > 2 or t.isdigit()}:
+            if stats.df.get(token, 0) <= limit:
+                token_index[token].append(i)
+        for signature in record.name_signature():
+            exact_index[("name", record.kind, signature)].append(i)
+        for type_, values in record.identifiers.items():
+            for value in values:
+                exact_index[("id", value)].append(i)
+        for ref in record.un_refs:
+            exact_index[("un", ref)].append(i)
+
+    pairs: set[tuple[int, int]] = set()
+    for members in exact_index.values():
+        if len(members) > 50:  # a placeholder number shared by many records blocks nothing
+            continue
+        for a in members:
+            for b in members:
+                if a < b and _pairable(records, a, b, only):
+                    pairs.add((a, b))
+
+    targets = range(len(records)) if only is None else sorted(only)
+    for i in targets:
+        record = records[i]
+        shared: dict[int, float] = defaultdict(float)
+        for token in {t for n in record.names for t in n.tokens if len(t) > 2 or t.isdigit()}:
+            postings = token_index.get(token)
+            if not postings:
+                continue
+            weight = stats.idf(token)
+            for j in postings:
+                if j != i:
+                    shared[j] += weight
+        best = sorted(((w, j) for j, w in shared.items()
+                       if records[j].jurisdiction != record.jurisdiction
+                       and _compatible_kinds(records[j].kind, record.kind)), reverse=True)
+        for _, j in best[:MAX_PER_RECORD]:
+            pairs.add((min(i, j), max(i, j)))
+    return pairs
+
+
+def _pairable(records: list[MatchRecord], a: int, b: int, only: set[int] | None) -> bool:
+    if records[a].jurisdiction == records[b].jurisdiction:
+        return False
+    if not _compatible_kinds(records[a].kind, records[b].kind):
+        return False
+    return only is None or a in only or b in only

@@ -1,0 +1,73 @@
+"""Clustering: join designations into targets, honouring officers' decisions.
+
+Links are taken strongest first (union-find).  A link is refused when the
+merged cluster would contain a pair an officer marked ``different``, or two
+designations of the same source (one publisher lists a target once; two of
+its records in one cluster means a chain of weaker links went astray).
+Pairs an officer marked ``same`` are joined first, whatever their score.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Iterable
+
+
+class _Clusters:
+    def __init__(self, keys: Iterable[str], source_of: dict[str, str]):
+        self.parent = {k: k for k in keys}
+        self.members: dict[str, set[str]] = {k: {k} for k in self.parent}
+        self.sources: dict[str, dict[str, int]] = {k: {source_of[k]: 1} for k in self.parent}
+
+    def find(self, key: str) -> str:
+        root = key
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[key] != root:
+            self.parent[key], key = root, self.parent[key]
+        return root
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return
+        if len(self.members[ra]) < len(self.members[rb]):
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        self.members[ra] |= self.members.pop(rb)
+        merged = self.sources[ra]
+        for source, n in self.sources.pop(rb).items():
+            merged[source] = merged.get(source, 0) + n
+
+
+def cluster(
+    keys: Iterable[str],
+    source_of: dict[str, str],
+    links: Iterable[tuple[str, str, float]],
+    same: Iterable[tuple[str, str]] = (),
+    different: Iterable[tuple[str, str]] = (),
+) -> list[set[str]]:
+    """Clusters of two or more keys, from scored links and pair decisions."""
+    clusters = _Clusters(keys, source_of)
+    blocked: dict[str, set[str]] = defaultdict(set)
+    for a, b in different:
+        blocked[a].add(b)
+        blocked[b].add(a)
+
+    def allowed(a: str, b: str, forced: bool) -> bool:
+        ra, rb = clusters.find(a), clusters.find(b)
+        if ra == rb:
+            return False
+        small, big = sorted((ra, rb), key=lambda r: len(clusters.members[r]))
+        if any(blocked[k] & clusters.members[big] for k in clusters.members[small]):
+            return False
+        if forced:
+            return True
+        return not (set(clusters.sources[ra]) & set(clusters.sources[rb]))
+
+    for a, b in same:
+        if a in clusters.parent and b in clusters.parent and allowed(a, b, forced=True):
+            clusters.union(a, b)
+    for a, b, _score in sorted(links, key=lambda link: -link[2]):
+        if allowed(a, b, forced=False):
+            clusters.union(a, b)
+    return [members for members in clusters.members.values() if len(members) > 1]
