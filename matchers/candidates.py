@@ -18,7 +18,7 @@ from matchers.features import MatchRecord
 
 MAX_TOKEN_SHARE = 0.02   # a token on more than 2% of designations is too common to block on
 MIN_TOKEN_DF = 300       # ... unless it is on fewer designations than this
-MAX_PER_RECORD = 25      # candidates kept per designation by name evidence
+MAX_PER_RECORD = 10      # candidates kept per designation by name evidence
 
 
 @dataclass
@@ -46,31 +46,43 @@ def _compatible_kinds(a: str, b: str) -> bool:
     return a == b
 
 
+def blocking_keys(record: MatchRecord) -> tuple[set[str], set[str]]:
+    """(rarity-weighted token keys, exact keys) under which a designation is indexed."""
+    tokens = {f"t:{t}" for n in record.names for t in n.tokens if len(t) > 2 or t.isdigit()}
+    exact = {f"s:{record.kind}:{signature}" for signature in record.name_signature()}
+    exact |= {f"i:{value}" for values in record.identifiers.values() for value in values}
+    exact |= {f"u:{ref}" for ref in record.un_refs}
+    return tokens, exact
+
+
+MAX_EXACT_POSTINGS = 50  # a placeholder number shared by many records blocks nothing
+
+
 def candidate_pairs(records: list[MatchRecord], stats: TokenStats,
                     only: set[int] | None = None) -> set[tuple[int, int]]:
     """Index pairs (i < j) from different jurisdictions worth scoring.
 
     ``only`` restricts the pairs to those touching these record indices
-    (incremental matching): the index is still built over all records.
+    (incremental matching).  ``records`` may then be a subset of the store,
+    provided it holds every record sharing a key with those; ``stats`` must
+    describe the whole store.
     """
     limit = max(MIN_TOKEN_DF, int(MAX_TOKEN_SHARE * max(stats.total, 1)))
     token_index: dict[str, list[int]] = defaultdict(list)
-    exact_index: dict[tuple, list[int]] = defaultdict(list)
+    exact_index: dict[str, list[int]] = defaultdict(list)
+    keys_of = []
     for i, record in enumerate(records):
-        for token in {t for n in record.names for t in n.tokens if len(t) > 2 or t.isdigit()}:
-            if stats.df.get(token, 0) <= limit:
-                token_index[token].append(i)
-        for signature in record.name_signature():
-            exact_index[("name", record.kind, signature)].append(i)
-        for type_, values in record.identifiers.items():
-            for value in values:
-                exact_index[("id", value)].append(i)
-        for ref in record.un_refs:
-            exact_index[("un", ref)].append(i)
+        tokens, exact = blocking_keys(record)
+        keys_of.append((tokens, exact))
+        for key in tokens:
+            if stats.df.get(key[2:], 0) <= limit:
+                token_index[key].append(i)
+        for key in exact:
+            exact_index[key].append(i)
 
     pairs: set[tuple[int, int]] = set()
     for members in exact_index.values():
-        if len(members) > 50:  # a placeholder number shared by many records blocks nothing
+        if len(members) > MAX_EXACT_POSTINGS:
             continue
         for a in members:
             for b in members:
@@ -81,11 +93,11 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats,
     for i in targets:
         record = records[i]
         shared: dict[int, float] = defaultdict(float)
-        for token in {t for n in record.names for t in n.tokens if len(t) > 2 or t.isdigit()}:
-            postings = token_index.get(token)
+        for key in keys_of[i][0]:
+            postings = token_index.get(key)
             if not postings:
                 continue
-            weight = stats.idf(token)
+            weight = stats.idf(key[2:])
             for j in postings:
                 if j != i:
                     shared[j] += weight

@@ -173,8 +173,9 @@ def name_tokens(text: str, kind: str = "person") -> tuple[str, ...]:
     tokens = [t for t in tokens if t not in HONORIFICS and t not in CONNECTIVES]
     if kind == "person":
         tokens = [t for t in tokens if len(t) > 1 or t.isdigit()]
-    folded = tuple(fold_token(t) for t in tokens)
-    return folded or tuple(fold_token(t) for t in raw_tokens(text))
+    # A name that is nothing but a legal form ("Общество с ограниченной
+    # ответственностью" split off as an alias) identifies nobody.
+    return tuple(fold_token(t) for t in tokens)
 
 
 def legal_forms(text: str) -> list[str]:
@@ -184,3 +185,11 @@ def legal_forms(text: str) -> list[str]:
 def consonant_key(token: str) -> str:
     """Consonant skeleton, for names written in Arabic script (which drops short vowels)."""
     return re.sub(r"[aeiouyhw]", "", token)
+
+
+_PATRONYMIC = re.compile(r"(?:ovich|evich|ich|ovna|evna|ichna|inichna|ogly|oglu|uly|kyzy|qizi)$")
+
+
+def is_patronymic(token: str) -> bool:
+    """Russian/Belarusian/Turkic patronymics: often left out by one publisher and not another."""
+    return len(token) > 5 and bool(_PATRONYMIC.search(token))

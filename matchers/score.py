@@ -27,6 +27,7 @@ from rapidfuzz.fuzz import ratio
 
 from matchers.candidates import TokenStats
 from matchers.features import SINGLE_ID_TYPES, MatchRecord, NameFeature
+from matchers.normalize import is_patronymic
 
 TOKEN_MATCH = 0.88  # Jaro-Winkler similarity at which two folded tokens count as the same
 
@@ -87,12 +88,14 @@ def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, p
             matched_short += stats.idf(token) * best
             matched_long += stats.idf(long_[best_j]) * best
     total_short = sum(stats.idf(t) for t in short)
-    total_long = sum(stats.idf(t) for t in long_)
+    # An unmatched patronymic in the longer name costs little; any other missing word costs in full.
+    total_long = matched_long + sum(stats.idf(t) * (0.25 if person and is_patronymic(t) else 1.0)
+                                    for j, t in enumerate(long_) if j not in used)
     if not total_short:
         return 0.0
     cover_short = matched_short / total_short
-    cover_long = matched_long / total_long
-    short_weight = 0.7 if person else 0.5
+    cover_long = matched_long / total_long if total_long else 0.0
+    short_weight = 0.6 if person else 0.5
     mass = min(1.0, matched_short / MIN_NAME_MASS)
     return (short_weight * cover_short + (1 - short_weight) * cover_long) * mass
 

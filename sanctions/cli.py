@@ -140,6 +140,45 @@ def show_command(obj: Context, key: str) -> None:
     click.echo(json.dumps(detail, indent=2, ensure_ascii=False))
 
 
+@main.command("match")
+@click.option("--full", is_flag=True, help="Recompute every pair, not only those of changed designations.")
+@pass_context
+def match_command(obj: Context, full: bool) -> None:
+    """Find the same target across jurisdictions (incremental by default)."""
+    from sanctions import matching
+
+    started = time.perf_counter()
+    try:
+        run = matching.run_match(obj.engine, full=full)
+    except ValueError as exc:  # a bad configuration file
+        raise click.ClickException(str(exc)) from None
+    with obj.session() as session:
+        targets = matching.multi_jurisdiction_targets(session)
+    click.echo(f"match run {run.id} ({run.mode}): {run.designations} designations, {run.changed} new or changed, "
+               f"{run.candidates} candidate pairs scored")
+    click.echo(f"  {run.linked} links (score >= {run.high}), {run.review} pairs for review "
+               f"(score >= {run.low}), {run.clusters} targets with two or more designations")
+    click.echo("  targets listed by several jurisdictions: "
+               + (", ".join(f"{n} jurisdictions: {c}" for n, c in targets.items()) or "none"))
+    click.echo(f"  in {time.perf_counter() - started:.1f} s")
+
+
+@main.command("explain")
+@click.argument("key1")
+@click.argument("key2")
+@pass_context
+def explain_command(obj: Context, key1: str, key2: str) -> None:
+    """The feature breakdown of the match score for one pair, as JSON."""
+    from sanctions import matching
+
+    with obj.session() as session:
+        try:
+            result = matching.explain(session, key1, key2)
+        except KeyError as exc:
+            raise click.ClickException(f"no designation with key {exc.args[0]}") from None
+    click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
 @main.group("export")
 def export_group() -> None:
     """Export stored data."""
@@ -165,6 +204,30 @@ def export_designations(obj: Context, source: str | None, fmt: str, output) -> N
 
 
 DEMO_URL = "sqlite:///sanctions-demo.db"
+
+
+@export_group.command("clusters")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="File (default stdout).")
+@pass_context
+def export_clusters(obj: Context, fmt: str, output) -> None:
+    """Targets: one row `cluster,key` per designation in a cluster of two or more."""
+    with obj.session() as session:
+        writer = csv.writer(output, lineterminator="\n")
+        writer.writerow(["cluster", "key"])
+        writer.writerows(queries.cluster_rows(session))
+
+
+@export_group.command("candidates")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="File (default stdout).")
+@pass_context
+def export_candidates(obj: Context, fmt: str, output) -> None:
+    """Pairs in the review band, with score and explanation."""
+    with obj.session() as session:
+        writer = csv.DictWriter(output, fieldnames=queries.CANDIDATE_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(queries.candidate_rows(session))
 
 
 @main.command("demo")

@@ -11,8 +11,8 @@ from typing import Callable
 
 from sqlalchemy import func, select
 
-from sanctions import db, imports, queries
-from sanctions.models import Designation, IdentifierRow, NameRow
+from sanctions import db, imports, matching, queries
+from sanctions.models import ClusterMember, Designation, IdentifierRow, NameRow
 
 SAMPLES = Path(__file__).parent / "samples"
 SAMPLE_FILES = (
@@ -53,4 +53,22 @@ def run(url: str, echo: Callable[[str], None]) -> None:
             echo(f"Example: {detail['key']} {detail['name']} ({detail['kind']}, {', '.join(detail['regimes'])})")
             for ident in detail["identifiers"]:
                 echo(f"  {ident['type']}: {ident['value']}")
-    echo("\nTry: sanctions --db " + url + " sources | show KEY | export designations --format csv")
+    run = matching.run_match(engine)
+    with Session() as session:
+        targets = matching.multi_jurisdiction_targets(session)
+        example_cluster = session.execute(
+            select(ClusterMember.cluster_id, func.count()).group_by(ClusterMember.cluster_id)
+            .order_by(func.count().desc(), ClusterMember.cluster_id).limit(1)).first()
+        members = session.execute(
+            select(Designation.key, Designation.name).join(ClusterMember, ClusterMember.designation_key == Designation.key)
+            .where(ClusterMember.cluster_id == example_cluster[0]).order_by(Designation.key)).all() \
+            if example_cluster else []
+    echo(f"\nMatched ({run.mode}): {run.linked} links, {run.review} pairs for review, {run.clusters} targets "
+         "with two or more designations.")
+    echo("Targets listed by several jurisdictions: "
+         + (", ".join(f"{c} by {n}" for n, c in targets.items()) or "none"))
+    if members:
+        echo(f"Example target {example_cluster[0]}:")
+        for key, name in members:
+            echo(f"  {key:<28} {name}")
+    echo("\nTry: sanctions --db " + url + " sources | show KEY | explain KEY1 KEY2 | export clusters")

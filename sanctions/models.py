@@ -170,3 +170,86 @@ CHILD_MODELS = {
     "identifiers": IdentifierRow,
     "addresses": AddressRow,
 }
+
+
+class MatchRun(Base):
+    """One run of the matcher (full or incremental)."""
+
+    __tablename__ = "match_run"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mode: Mapped[str] = mapped_column(String(12))  # full, incremental
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(12))
+    designations: Mapped[int] = mapped_column(default=0)
+    changed: Mapped[int] = mapped_column(default=0)
+    candidates: Mapped[int] = mapped_column(default=0)
+    linked: Mapped[int] = mapped_column(default=0)
+    review: Mapped[int] = mapped_column(default=0)
+    clusters: Mapped[int] = mapped_column(default=0)
+    high: Mapped[float] = mapped_column(default=0.0)
+    low: Mapped[float] = mapped_column(default=0.0)
+
+
+class MatchState(Base):
+    """What the matcher last saw of a designation: its content hash and blocking keys."""
+
+    __tablename__ = "match_state"
+
+    designation_id: Mapped[int] = mapped_column(ForeignKey("designation.id", ondelete="CASCADE"), primary_key=True)
+    content_hash: Mapped[str] = mapped_column(String(64))
+
+
+class MatchKey(Base):
+    """A blocking key of a designation (name token, signature, identifier, UN ref)."""
+
+    __tablename__ = "match_key"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    designation_id: Mapped[int] = mapped_column(ForeignKey("designation.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(300), index=True)
+
+
+class MatchPair(Base):
+    """A scored pair of designations from two jurisdictions (kept at or above the near-miss floor)."""
+
+    __tablename__ = "match_pair"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_a: Mapped[str] = mapped_column(String(200), index=True)
+    key_b: Mapped[str] = mapped_column(String(200), index=True)
+    score: Mapped[float]
+    strength: Mapped[float]
+    band: Mapped[str] = mapped_column(String(8))  # link, review, near
+    explanation: Mapped[dict[str, Any]]
+    run_id: Mapped[int] = mapped_column(ForeignKey("match_run.id"))
+
+    __table_args__ = (Index("ux_match_pair_keys", "key_a", "key_b", unique=True),)
+
+
+class ClusterMember(Base):
+    """Which target (cluster) a designation belongs to; only clusters of two or more."""
+
+    __tablename__ = "cluster_member"
+
+    designation_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    cluster_id: Mapped[str] = mapped_column(String(40), index=True)
+
+
+class PairDecision(Base):
+    """An officer's decision on a pair of designations; overrides the matcher."""
+
+    __tablename__ = "pair_decision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_a: Mapped[str] = mapped_column(String(200), index=True)
+    key_b: Mapped[str] = mapped_column(String(200), index=True)
+    decision: Mapped[str] = mapped_column(String(12))  # same, different, unsure
+    decided_by: Mapped[str] = mapped_column(String(200))
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # Content hashes of both designations when decided: a change flags the decision for re-review.
+    hash_a: Mapped[str | None] = mapped_column(String(64))
+    hash_b: Mapped[str | None] = mapped_column(String(64))
+    current: Mapped[bool] = mapped_column(default=True)

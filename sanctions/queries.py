@@ -6,12 +6,13 @@ that the CLI prints it and the web app renders or serialises it the same way.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any, Iterator
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sanctions.models import Designation, DesignationChange, ImportRun
+from sanctions.models import ClusterMember, Designation, DesignationChange, ImportRun, MatchPair
 from sanctions.schema import SOURCES
 
 
@@ -133,3 +134,22 @@ def flat_row(item: dict[str, Any]) -> dict[str, str]:
         "identifiers": "; ".join(f"{i['type']}:{i['value']}" for i in item.get("identifiers") or []),
         "gender": item.get("gender") or "",
     }
+
+
+def cluster_rows(session: Session) -> Iterator[tuple[str, str]]:
+    """(cluster, key) for every designation in a cluster of two or more, by cluster."""
+    yield from session.execute(select(ClusterMember.cluster_id, ClusterMember.designation_key)
+                               .order_by(ClusterMember.cluster_id, ClusterMember.designation_key)).tuples()
+
+
+CANDIDATE_COLUMNS = ("key_a", "key_b", "score", "name_a", "name_b", "explanation")
+
+
+def candidate_rows(session: Session, band: str = "review") -> Iterator[dict[str, Any]]:
+    """Scored pairs of one band (review by default), best first, with both names."""
+    names = dict(session.execute(select(Designation.key, Designation.name)).all())
+    for pair in session.scalars(select(MatchPair).where(MatchPair.band == band)
+                                .order_by(MatchPair.score.desc(), MatchPair.key_a, MatchPair.key_b)):
+        yield {"key_a": pair.key_a, "key_b": pair.key_b, "score": pair.score,
+               "name_a": names.get(pair.key_a, ""), "name_b": names.get(pair.key_b, ""),
+               "explanation": json.dumps(pair.explanation, ensure_ascii=False, sort_keys=True)}

@@ -7,7 +7,6 @@ rows and back.  Field names here are the names used in JSON output
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
