@@ -18,6 +18,7 @@ from matchers.features import MatchRecord
 
 MAX_TOKEN_SHARE = 0.02   # a token on more than 2% of designations is too common to block on
 MIN_TOKEN_DF = 300       # ... unless it is on fewer designations than this
+PRIOR_TOTAL = 5000       # corpus size assumed for rarity weights in small stores
 MAX_PER_RECORD = 10      # candidates kept per designation by name evidence
 
 
@@ -29,7 +30,10 @@ class TokenStats:
     total: int
 
     def idf(self, token: str) -> float:
-        return math.log((self.total + 1) / (self.df.get(token, 0) + 1)) + 1.0
+        # A small store (the demo, a test) is treated as a sample of a list-sized corpus,
+        # so that a token seen once is rare rather than "in every record".
+        total = max(self.total, PRIOR_TOTAL)
+        return math.log((total + 1) / (self.df.get(token, 0) + 1)) + 1.0
 
     @classmethod
     def build(cls, records: Iterable[MatchRecord]) -> "TokenStats":

@@ -135,13 +135,13 @@ def fold_token(token: str) -> str:
         return token
     t = token
     t = t.replace("kh", "h").replace("ph", "f").replace("ck", "k").replace("q", "k").replace("x", "ks")
-    t = t.replace("w", "v").replace("ou", "u").replace("oo", "u").replace("ee", "i").replace("dzh", "j")
+    t = t.replace("w", "v").replace("ou", "u").replace("oo", "u").replace("dzh", "j")
     t = t.replace("zh", "j").replace("tch", "ch").replace("tz", "ts").replace("sch", "sh").replace("shch", "sh")
     t = re.sub(r"(?:iy|yi|ii|ij|yj|ei|ey|ai|ay)$", lambda m: {"ei": "ei", "ey": "ei", "ai": "ai",
                                                               "ay": "ai"}.get(m[0], "i"), t)
     t = t.replace("y", "i").replace("j", "i") if len(t) > 2 else t
-    t = re.sub(r"^ie", "e", t)
-    t = re.sub(r"ie", "e", t)
+    t = re.sub(r"(.)\1+", r"\1", t)
+    t = t.replace("ie", "e")
     t = re.sub(r"(.)\1+", r"\1", t)
     t = re.sub(r"evich$", "evich", re.sub(r"ievich$|yevich$", "evich", t))
     return _VARIANT_OF.get(t, t)

@@ -139,7 +139,7 @@ def flat_row(item: dict[str, Any]) -> dict[str, str]:
 def cluster_rows(session: Session) -> Iterator[tuple[str, str]]:
     """(cluster, key) for every designation in a cluster of two or more, by cluster."""
     yield from session.execute(select(ClusterMember.cluster_id, ClusterMember.designation_key)
-                               .order_by(ClusterMember.cluster_id, ClusterMember.designation_key)).tuples()
+                               .order_by(ClusterMember.cluster_id, ClusterMember.designation_key)).all()
 
 
 CANDIDATE_COLUMNS = ("key_a", "key_b", "score", "name_a", "name_b", "explanation")
