@@ -59,6 +59,7 @@ def _token_similarity(a: str, b: str) -> float:
 
 
 MIN_NAME_MASS = 9.0  # rarity (summed idf) a name match needs to count fully
+MISMATCH_FACTOR = 0.9
 
 
 def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, person: bool = True) -> float:
@@ -97,7 +98,13 @@ def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, p
     cover_long = matched_long / total_long if total_long else 0.0
     short_weight = 0.6 if person else 0.5
     mass = min(1.0, matched_short / MIN_NAME_MASS)
-    return (short_weight * cover_short + (1 - short_weight) * cover_long) * mass
+    score = (short_weight * cover_short + (1 - short_weight) * cover_long) * mass
+    # Both names carrying a word the other lacks ("Yasir" / "Omar" before the same family
+    # name) is a mismatch, not an omission: brothers share everything else.
+    unmatched_long = [t for j, t in enumerate(long_) if j not in used and not (person and is_patronymic(t))]
+    if cover_short < 0.999 and unmatched_long:
+        score *= MISMATCH_FACTOR
+    return score
 
 
 def name_similarity(a: NameFeature, b: NameFeature, stats: TokenStats, person: bool = True) -> float:
@@ -136,12 +143,13 @@ def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats) -> tuple[float
 
 
 def _near_dates(a: int, b: int) -> bool:
-    """Two exact dates one typo apart: one digit, or day and month swapped."""
+    """Two exact dates one slip apart: a digit of the day or month, day and month swapped,
+    or the same day a year off (a decade off is not a slip)."""
     da, db = dt.date.fromordinal(a), dt.date.fromordinal(b)
-    sa, sb = da.strftime("%Y%m%d"), db.strftime("%Y%m%d")
-    if sum(x != y for x, y in zip(sa, sb)) == 1:
-        return True
-    return da.year == db.year and da.month == db.day and da.day == db.month
+    if da.year == db.year:
+        sa, sb = da.strftime("%m%d"), db.strftime("%m%d")
+        return sum(x != y for x, y in zip(sa, sb)) == 1 or (da.month == db.day and da.day == db.month)
+    return abs(da.year - db.year) == 1 and (da.month, da.day) == (db.month, db.day)
 
 
 def _dob_relation(a: MatchRecord, b: MatchRecord) -> str:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from importers.common import ImportFailure
 from sanctions import db, imports, queries, store
-from sanctions.schema import SOURCES
+from sanctions.schema import JURISDICTIONS, SOURCES
 
 
 class Context:
@@ -177,6 +177,184 @@ def explain_command(obj: Context, key1: str, key2: str) -> None:
         except KeyError as exc:
             raise click.ClickException(f"no designation with key {exc.args[0]}") from None
     click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+JURISDICTION_CHOICE = click.Choice(list(JURISDICTIONS))
+
+
+@main.command("gaps")
+@click.option("--designated-by", type=JURISDICTION_CHOICE, help="Jurisdiction A, which designates the target.")
+@click.option("--not-by", multiple=True, type=click.Choice(list(JURISDICTIONS) + ["any"]),
+              help="Jurisdiction B, which does not (repeat for gaps against all of them, or 'any').")
+@click.option("--regime", help="Only targets A designates under this regime code (e.g. russia).")
+@click.option("--kind", type=click.Choice(["person", "organization", "vessel", "aircraft"]))
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only gaps whose A listing (or opening) is this "
+              "date or later.")
+@click.option("--status", default="open", show_default=True,
+              type=click.Choice(["open", "closed", "under-review", "confirmed", "dismissed", "all"]))
+@click.option("--delisted", is_flag=True, help="The other direction: delisted by A, still listed by B.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--matrix", is_flag=True, help="Counts of open gaps for every ordered pair of jurisdictions.")
+@click.option("--stats", is_flag=True, help="Time to alignment per jurisdiction pair and regime.")
+@pass_context
+def gaps_command(obj: Context, designated_by, not_by, regime, kind, since, status, delisted, fmt, matrix, stats):
+    """Targets one jurisdiction designates and another does not."""
+    from sanctions import gaps
+
+    with obj.session() as session:
+        if matrix:
+            counts = gaps.matrix(session, regime)
+            if fmt == "json":
+                click.echo(json.dumps(counts, indent=2))
+            else:
+                click.echo(format_matrix(counts, regime))
+            return
+        if stats:
+            rows = gaps.alignment_stats(session)
+            if regime:
+                rows = [r for r in rows if r["regime"] == regime]
+            _emit_rows(rows, fmt)
+            return
+        if not designated_by or not not_by:
+            raise click.UsageError("give --designated-by and --not-by (or --matrix, or --stats)")
+        query = gaps.GapQuery(designated_by=designated_by, not_by=list(not_by) if "any" not in not_by else ["any"],
+                              regime=regime, kind=kind, since=since.date() if since else None, status=status,
+                              gap_kind="delisted" if delisted else "missing")
+        found = gaps.find_gaps(session, query, evidence=fmt == "json")
+    if fmt == "json":
+        click.echo(json.dumps(found, indent=2, ensure_ascii=False, default=str))
+    elif fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=GAP_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(gap_row(g) for g in found)
+    else:
+        click.echo(format_gaps(found))
+
+
+GAP_COLUMNS = ("gap", "designated_by", "not_by", "keys", "name", "kind", "regimes", "listed_on", "age_days",
+               "comparable_regime", "near_miss", "near_miss_score", "state", "disposition", "needs_review")
+
+
+def gap_row(g: dict) -> dict:
+    best = max((m for ms in g["near_misses"].values() for m in ms), key=lambda m: m["score"], default=None)
+    return {
+        "gap": "; ".join(g["gaps"]), "designated_by": g["designated_by"], "not_by": "; ".join(g["not_by"]),
+        "keys": "; ".join(d["key"] for d in g["designations"]), "name": g["designations"][0]["name"],
+        "kind": g["designations"][0]["kind"], "regimes": "; ".join(g["regimes"]), "listed_on": g["listed_on"] or "",
+        "age_days": g["age_days"],
+        "comparable_regime": "; ".join(f"{b}:{'yes' if v else 'no'}" for b, v in g["comparable_regime"].items()),
+        "near_miss": best["key"] if best else "", "near_miss_score": best["score"] if best else "",
+        "state": g["state"], "disposition": "; ".join(sorted(set(g["disposition"].values()))),
+        "needs_review": "yes" if g["needs_review"] else "",
+    }
+
+
+def format_gaps(found: list[dict]) -> str:
+    if not found:
+        return "no gaps"
+    lines = [f"{len(found)} targets"]
+    for g in found:
+        row = gap_row(g)
+        lines.append(f"{row['gap']}  {row['name']} ({row['kind']}; {row['regimes'] or 'no regime'}; "
+                     f"listed {row['listed_on'] or 'date unknown'}; {row['age_days']} days)")
+        lines.append(f"    comparable regime: {row['comparable_regime']}; {row['state']}, {row['disposition']}"
+                     + (" - NEEDS RE-REVIEW" if g["needs_review"] else ""))
+        for b, misses in g["near_misses"].items():
+            for m in misses:
+                lines.append(f"    near miss in {b}: {m['key']} {m['name']} (score {m['score']}, {m['band']})")
+    return "\n".join(lines)
+
+
+def format_matrix(counts: dict[str, dict[str, int]], regime: str | None) -> str:
+    columns = list(counts)
+    title = f"Open gaps{' for regime ' + regime if regime else ''} (row designates, column does not)"
+    lines = [title, "designated by \\ not by " + "".join(f"{c:>8}" for c in columns)]
+    for a, row in counts.items():
+        lines.append(f"{a:<24}" + "".join(f"{row[b]:>8}" if b in row else f"{'-':>8}" for b in columns))
+    return "\n".join(lines)
+
+
+def _emit_rows(rows: list[dict], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no data")
+        return
+    if fmt == "csv":
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        return
+    header = list(rows[0])
+    click.echo("  ".join(f"{h}" for h in header))
+    for r in rows:
+        click.echo("  ".join("-" if r[h] is None else str(r[h]) for h in header))
+
+
+@main.group("review")
+def review_group() -> None:
+    """Officers' decisions on pairs and gaps (recorded in the audit log)."""
+
+
+@review_group.command("pair")
+@click.argument("key1")
+@click.argument("key2")
+@click.argument("decision", type=click.Choice(["same", "different", "unsure"]))
+@click.option("--by", required=True, help="The officer deciding.")
+@click.option("--note", help="Why.")
+@pass_context
+def review_pair(obj: Context, key1, key2, decision, by, note):
+    """Decide whether two designations are the same target; clustering follows at once."""
+    from sanctions import review
+
+    try:
+        result = review.decide_pair(obj.engine, key1, key2, decision, by, note)
+    except review.ReviewError as exc:
+        raise click.ClickException(str(exc)) from None
+    gap_counts = result["gaps"]
+    click.echo(f"{result['pair'][0]} {result['pair'][1]}: {decision} (by {by}); {result['clusters']} targets; "
+               f"gaps opened {gap_counts['opened']}, closed {gap_counts['closed']}")
+
+
+@review_group.command("gap")
+@click.argument("gap_id")
+@click.argument("status", type=click.Choice(["open", "under-review", "confirmed", "dismissed"]))
+@click.option("--by", required=True, help="The officer deciding.")
+@click.option("--reason", type=click.Choice(["out-of-scope", "policy-divergence", "insufficient-evidence",
+                                             "not-same-target"]), help="Required when dismissing.")
+@click.option("--note", help="Why.")
+@pass_context
+def review_gap(obj: Context, gap_id, status, by, reason, note):
+    """Move a gap through open -> under-review -> confirmed | dismissed."""
+    from sanctions import review
+
+    try:
+        result = review.set_gap_status(obj.engine, gap_id, status, by, reason, note)
+    except review.ReviewError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{gap_id}: {result['disposition']}" + (f" ({reason})" if reason else "") + f" by {by}")
+
+
+@main.command("audit")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@pass_context
+def audit_command(obj: Context, since, fmt):
+    """Export the audit log of decisions (append-only)."""
+    from sanctions import review
+
+    with obj.session() as session:
+        entries = list(review.audit_entries(session, since.date() if since else None))
+    if fmt == "json":
+        click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=["id", "at", "actor", "action", "subject", "before", "after",
+                                                    "note"], lineterminator="\n")
+    writer.writeheader()
+    for e in entries:
+        writer.writerow({**e, "before": json.dumps(e["before"]) if e["before"] is not None else "",
+                         "after": json.dumps(e["after"]) if e["after"] is not None else ""})
 
 
 @main.group("export")

@@ -6,7 +6,7 @@ directory if there is one; absent settings keep their defaults::
     [matching]
     high = 0.88   # auto-link at or above
     low = 0.70    # review band: low <= score < high
-    near = 0.50   # pairs kept as near misses for gap reports: near <= score < low
+    near = 0.60   # pairs kept as near misses for gap reports: near <= score < low
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from pathlib import Path
 class MatchingConfig:
     high: float = 0.88
     low: float = 0.70
-    near: float = 0.50
+    near: float = 0.60
 
     def band(self, score: float) -> str | None:
         if score >= self.high:

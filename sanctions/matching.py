@@ -23,6 +23,7 @@ from matchers.candidates import MAX_EXACT_POSTINGS, MAX_TOKEN_SHARE, MIN_TOKEN_D
 from matchers.cluster import cluster
 from matchers.features import MatchRecord, features
 from matchers.score import score_pair
+from sanctions import gaps
 from sanctions.config import MatchingConfig, matching_config
 from sanctions.db import session_factory
 from sanctions.models import ClusterMember, Designation, MatchKey, MatchPair, MatchRun, MatchState, PairDecision
@@ -207,6 +208,7 @@ def run_match(engine: Engine, full: bool = False, config: MatchingConfig | None 
         session.flush()
         (_full if mode == "full" else _incremental)(session, run, config)
         run.clusters = recluster(session)
+        gaps.refresh(session)
         bands = dict(session.execute(select(MatchPair.band, func.count()).group_by(MatchPair.band)).all())
         run.linked, run.review = bands.get("link", 0), bands.get("review", 0)
         run.status = "succeeded"

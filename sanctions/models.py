@@ -253,3 +253,44 @@ class PairDecision(Base):
     hash_a: Mapped[str | None] = mapped_column(String(64))
     hash_b: Mapped[str | None] = mapped_column(String(64))
     current: Mapped[bool] = mapped_column(default=True)
+    needs_review: Mapped[bool] = mapped_column(default=False)
+
+
+class Gap(Base):
+    """A target that jurisdiction A designates and B does not (or A delisted and B still lists).
+
+    The id is stable across imports and matches: ``<A>-<B>:<key of A's designation>``
+    (``<A>-<B>:delisted:<key>`` for the other direction of drift).
+    """
+
+    __tablename__ = "gap"
+
+    id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # missing, delisted
+    designated_by: Mapped[str] = mapped_column(String(4), index=True)
+    not_by: Mapped[str] = mapped_column(String(4), index=True)
+    anchor_key: Mapped[str] = mapped_column(String(200), index=True)
+    state: Mapped[str] = mapped_column(String(8), index=True)  # open, closed
+    opened_on: Mapped[dt.date] = mapped_column(Date)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date)
+    closed_reason: Mapped[str | None] = mapped_column(String(32))
+    closed_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
+    disposition: Mapped[str] = mapped_column(String(16), default="open")  # open, under-review, confirmed, dismissed
+    reason: Mapped[str | None] = mapped_column(String(32))
+    material_hash: Mapped[str | None] = mapped_column(String(64))
+    needs_review: Mapped[bool] = mapped_column(default=False)
+
+
+class AuditEntry(Base):
+    """Append-only log of every decision; database triggers refuse updates and deletes."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(Text)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    note: Mapped[str | None] = mapped_column(Text)

@@ -240,3 +240,23 @@ class ParsedList:
     designations: list[Designation]
     published_on: str | None = None
     warnings: list[str] = field(default_factory=list)
+
+
+def material_fingerprint(content: dict[str, Any]) -> str:
+    """A hash of what identifies a target: names, kind, birth dates, identifiers, nationalities.
+
+    A decision taken on a designation is flagged for re-review when this
+    changes (a new date of birth, a new passport), not when a remark does.
+    """
+    import hashlib
+    import json
+
+    material = {
+        "kind": content.get("kind"),
+        "names": sorted({n["full"].casefold() for n in content.get("names") or []}),
+        "birth_dates": sorted((b["earliest"] or "", b["latest"] or "") for b in content.get("birth_dates") or []),
+        "identifiers": sorted((i["type"], i["normalized"]) for i in content.get("identifiers") or []),
+        "countries": sorted(c["code"] for c in content.get("countries") or []
+                            if c["role"] in ("nationality", "citizenship", "flag")),
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()

@@ -8,7 +8,7 @@ from matchers.cluster import cluster
 from matchers.features import features
 from matchers.normalize import legal_forms, name_tokens
 from matchers.score import score_pair
-from sanctions.schema import BirthDate, CountryLink, Designation, Identifier, Name
+from sanctions.schema import CountryLink, Designation, Identifier, Name
 
 
 @pytest.mark.parametrize("a, b", [

@@ -1,0 +1,206 @@
+"""Gap reports and the officer review workflow, on SQLite and PostgreSQL, with the bundled samples."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, text
+
+from sanctions import gaps, imports, matching, review
+from sanctions.cli import main
+from sanctions.db import session_factory
+from sanctions.models import Gap, PairDecision
+from tests.conftest import SAMPLES
+
+SADDAM = ("us-sdn:7843", "gb:IRQ0062", "un:6908048", "eu:13")
+VOLODIN = "us-sdn:16714"  # a US Russia-related designation the UK sample does not carry
+
+
+def import_samples(engine, *, gb=None, us=None, only=None, force=False):
+    files = {"us-sdn": us or SAMPLES / "us", "gb": gb or SAMPLES / "gb" / "ConList.csv",
+             "ca": SAMPLES / "ca" / "sema-lmes.xml", "un": SAMPLES / "un" / "consolidated.xml",
+             "eu": SAMPLES / "eu" / "fsf.xml"}
+    runs = {}
+    for source, path in files.items():
+        if only is None or source in only:
+            runs[source] = imports.run_import(engine, source, str(path), force=force, allow_shrink=True)
+    matching.run_match(engine)
+    return runs
+
+
+def gap(engine, gap_id) -> Gap | None:
+    with session_factory(engine)() as session:
+        return session.get(Gap, gap_id)
+
+
+def uk_sample_without(tmp_path, ref: str, replace: tuple[str, str] | None = None):
+    lines = (SAMPLES / "gb" / "ConList.csv").read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    if replace:
+        kept = [line.replace(*replace) if f"(UK Sanctions List Ref):{ref}." in line else line for line in lines]
+    else:
+        kept = [line for line in lines if f"(UK Sanctions List Ref):{ref}." not in line]
+    path = tmp_path / "ConList.csv"
+    path.write_text("".join(kept), encoding="utf-8-sig")
+    return path
+
+
+def cli(db_url, *args):
+    return CliRunner().invoke(main, ["--db", db_url, *args])
+
+
+def test_known_gap_and_non_gap(engine, db_url):
+    import_samples(engine)
+    volodin = gap(engine, f"us-gb:{VOLODIN}")
+    assert volodin.state == "open" and volodin.kind == "missing" and volodin.disposition == "open"
+    assert gap(engine, "us-gb:us-sdn:7843") is None  # listed by the US, the UK, the UN and the EU
+    assert gap(engine, "gb-us:gb:IRQ0062") is None
+
+    with session_factory(engine)() as session:
+        found = gaps.find_gaps(session, gaps.GapQuery("us", ["gb"], regime="russia", kind="person"))
+    entry = next(g for g in found if g["designations"][0]["key"] == VOLODIN)
+    assert entry["regimes"] == ["russia"] and entry["comparable_regime"] == {"gb": True}
+    assert all(g["designations"][0]["kind"] == "person" and "russia" in g["regimes"] for g in found)
+
+    table = cli(db_url, "gaps", "--designated-by", "us", "--not-by", "gb", "--regime", "russia")
+    assert table.exit_code == 0 and f"us-gb:{VOLODIN}" in table.output
+    rows = list(csv.DictReader(io.StringIO(cli(db_url, "gaps", "--designated-by", "us", "--not-by", "gb",
+                                               "--format", "csv").output)))
+    assert any(r["gap"] == f"us-gb:{VOLODIN}" and r["regimes"] == "russia" for r in rows)
+
+
+def test_not_by_all_or_any(engine):
+    import_samples(engine)
+    with session_factory(engine)() as session:
+        both = gaps.find_gaps(session, gaps.GapQuery("us", ["gb", "ca"]))
+        anyone = gaps.find_gaps(session, gaps.GapQuery("us", ["any"]))
+        gb_only = gaps.find_gaps(session, gaps.GapQuery("us", ["gb"]))
+    assert all(set(g["not_by"]) == {"gb", "ca"} for g in both)
+    assert {g["target"] for g in both} <= {g["target"] for g in gb_only}
+    assert len(anyone) >= len(gb_only)
+
+
+def test_matrix_and_stats(engine, db_url):
+    import_samples(engine)
+    with session_factory(engine)() as session:
+        counts = gaps.matrix(session)
+        russia = gaps.matrix(session, "russia")
+        stats = gaps.alignment_stats(session)
+    assert set(counts) == {"us", "eu", "gb", "ca", "un"}
+    assert counts["us"]["gb"] >= russia["us"]["gb"] >= 1
+    cell = next(r for r in stats if (r["designated_by"], r["other"], r["regime"]) == ("un", "gb", "iraq"))
+    assert cell["aligned"] >= 1 and cell["share_aligned"] > 0 and cell["median_days_to_align"] is not None
+    out = cli(db_url, "gaps", "--matrix")
+    assert out.exit_code == 0 and "designated by" in out.output
+    assert cli(db_url, "gaps", "--stats", "--format", "csv").output.startswith("designated_by,other,regime")
+
+
+def test_gap_closes_when_the_other_list_adds_the_target(engine, tmp_path):
+    import_samples(engine, gb=uk_sample_without(tmp_path, "IRQ0062"))
+    opened = gap(engine, "us-gb:us-sdn:7843")
+    assert opened.state == "open"
+    runs = import_samples(engine)
+    closed = gap(engine, "us-gb:us-sdn:7843")
+    assert closed.state == "closed" and closed.closed_reason == "aligned"
+    assert closed.closed_run_id == runs["gb"].id and closed.closed_on is not None
+
+
+def test_near_miss_is_shown_with_its_candidate(engine, tmp_path):
+    # The UK record of Saddam Hussein with another year of birth: the name agrees, the date does not.
+    edited = uk_sample_without(tmp_path, "IRQ0062", replace=("28/04/1937", "28/04/1947"))
+    import_samples(engine, gb=edited, only={"us-sdn", "gb"})
+    with session_factory(engine)() as session:
+        (entry,) = [g for g in gaps.find_gaps(session, gaps.GapQuery("us", ["gb"]), evidence=True)
+                    if g["designations"][0]["key"] == "us-sdn:7843"]
+    (miss,) = [m for m in entry["near_misses"]["gb"] if m["key"] == "gb:IRQ0062"]
+    assert 0.6 <= miss["score"] < 0.88 and miss["explanation"]["birth_date"]["value"] == "conflict"
+    evidence = entry["evidence"]
+    assert evidence["designated"][0]["import"]["sha256"] and evidence["designated"][0]["source_record"]
+    assert evidence["near_misses"]["gb"][0]["import"]["published_on"] == "2025-04-14"
+
+
+def test_decisions_survive_reimport_and_full_rematch(engine, db_url):
+    import_samples(engine)
+    volodin_gap = f"us-gb:{VOLODIN}"
+    assert cli(db_url, "review", "gap", volodin_gap, "under-review", "--by", "A. Officer").exit_code == 0
+    out = cli(db_url, "review", "gap", volodin_gap, "confirmed", "--by", "A. Officer", "--note", "propose")
+    assert out.exit_code == 0, out.output
+    out = cli(db_url, "review", "pair", "eu:13", "us-sdn:7843", "different", "--by", "B. Officer")
+    assert out.exit_code == 0, out.output
+
+    import_samples(engine, force=True)
+    matching.run_match(engine, full=True)
+    assert gap(engine, volodin_gap).disposition == "confirmed" and not gap(engine, volodin_gap).needs_review
+    assert not matching_together(engine, "eu:13", "us-sdn:7843")
+    with session_factory(engine)() as session:
+        (decision,) = session.scalars(select(PairDecision).where(PairDecision.current.is_(True))).all()
+    assert decision.decision == "different" and not decision.needs_review
+
+
+def matching_together(engine, *keys):
+    from tests.test_matching import together
+    return together(engine, *keys)
+
+
+def test_negative_pair_decision_splits_a_cluster_and_opens_gaps(engine, db_url):
+    import_samples(engine)
+    assert matching_together(engine, *SADDAM)
+    out = cli(db_url, "review", "pair", "us-sdn:7843", "eu:13", "different", "--by", "C. Officer")
+    assert out.exit_code == 0 and "gaps opened" in out.output
+    assert not matching_together(engine, "eu:13", "us-sdn:7843")
+    assert gap(engine, "eu-us:eu:13").state == "open"
+    out = cli(db_url, "review", "pair", "us-sdn:7843", "eu:13", "same", "--by", "C. Officer")
+    assert matching_together(engine, "eu:13", "us-sdn:7843")
+    assert gap(engine, "eu-us:eu:13").state == "closed"
+
+
+def test_material_change_flags_decisions_for_rereview(engine, db_url, tmp_path):
+    import_samples(engine)
+    volodin_gap = f"us-gb:{VOLODIN}"
+    review.set_gap_status(engine, volodin_gap, "under-review", "A. Officer")
+    review.decide_pair(engine, "us-sdn:7843", "gb:IRQ0062", "same", "B. Officer")
+    folder = tmp_path / "us"
+    shutil.copytree(SAMPLES / "us", folder)
+    sdn = (folder / "sdn.csv").read_bytes()
+    (folder / "sdn.csv").write_bytes(sdn.replace(b"DOB 04 Feb 1964", b"DOB 04 Feb 1965")
+                                     .replace(b"DOB 28 Apr 1937", b"DOB 28 Apr 1937; alt. DOB 1938"))
+    import_samples(engine, us=folder, only={"us-sdn"})
+    assert gap(engine, volodin_gap).needs_review
+    with session_factory(engine)() as session:
+        decision = session.scalars(select(PairDecision).where(PairDecision.current.is_(True))).one()
+    assert decision.needs_review
+    table = cli(db_url, "gaps", "--designated-by", "us", "--not-by", "gb", "--status", "under-review")
+    assert "NEEDS RE-REVIEW" in table.output
+    audit = json.loads(cli(db_url, "audit", "--format", "json").output)
+    assert {"gap-flagged", "pair-flagged"} <= {e["action"] for e in audit}
+
+
+def test_review_rules(engine, db_url):
+    import_samples(engine)
+    volodin_gap = f"us-gb:{VOLODIN}"
+    skip = cli(db_url, "review", "gap", volodin_gap, "confirmed", "--by", "X")
+    assert skip.exit_code != 0 and "can move to under-review" in skip.output
+    cli(db_url, "review", "gap", volodin_gap, "under-review", "--by", "X")
+    no_reason = cli(db_url, "review", "gap", volodin_gap, "dismissed", "--by", "X")
+    assert no_reason.exit_code != 0 and "needs --reason" in no_reason.output
+    ok = cli(db_url, "review", "gap", volodin_gap, "dismissed", "--by", "X", "--reason", "policy-divergence")
+    assert ok.exit_code == 0 and gap(engine, volodin_gap).reason == "policy-divergence"
+    assert cli(db_url, "review", "gap", "us-gb:nope", "under-review", "--by", "X").exit_code != 0
+    assert cli(db_url, "review", "pair", "us-sdn:7843", "gb:NOPE", "same", "--by", "X").exit_code != 0
+
+
+def test_audit_log_is_append_only(engine, db_url):
+    import_samples(engine)
+    review.set_gap_status(engine, f"us-gb:{VOLODIN}", "under-review", "A. Officer", note="looking")
+    rows = list(csv.DictReader(io.StringIO(cli(db_url, "audit").output)))
+    (entry,) = [r for r in rows if r["action"] == "gap-disposition"]
+    assert entry["actor"] == "A. Officer" and json.loads(entry["before"])["disposition"] == "open"
+    assert json.loads(entry["after"])["disposition"] == "under-review" and entry["note"] == "looking"
+    for statement in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"):
+        with pytest.raises(Exception, match="append-only"):
+            with engine.begin() as connection:
+                connection.execute(text(statement))
+    assert len(list(csv.DictReader(io.StringIO(cli(db_url, "audit", "--since", "2000-01-01").output)))) == len(rows)
