@@ -255,10 +255,11 @@ def format_gaps(found: list[dict]) -> str:
     lines = [f"{len(found)} targets"]
     for g in found:
         row = gap_row(g)
-        lines.append(f"{row['gap']}  {row['name']} ({row['kind']}; {row['regimes'] or 'no regime'}; "
-                     f"listed {row['listed_on'] or 'date unknown'}; {row['age_days']} days)")
-        lines.append(f"    comparable regime: {row['comparable_regime']}; {row['state']}, {row['disposition']}"
-                     + (" - NEEDS RE-REVIEW" if g["needs_review"] else ""))
+        age = (f"listed {row['listed_on']}, {row['age_days']} days ago" if row["listed_on"]
+               else f"no listing date published; gap seen for {row['age_days']} days")
+        lines.append(f"{row['gap']}  {row['name']} ({row['kind']}; {row['regimes'] or 'no regime'}; {age})")
+        lines.append(f"    comparable regime: {row['comparable_regime']}; gap {row['state']}, "
+                     f"disposition {row['disposition']}" + (" - NEEDS RE-REVIEW" if g["needs_review"] else ""))
         for b, misses in g["near_misses"].items():
             for m in misses:
                 lines.append(f"    near miss in {b}: {m['key']} {m['name']} (score {m['score']}, {m['band']})")

@@ -11,7 +11,7 @@ from typing import Callable
 
 from sqlalchemy import func, select
 
-from sanctions import db, imports, matching, queries
+from sanctions import db, gaps, imports, matching, queries
 from sanctions.models import ClusterMember, Designation, IdentifierRow, NameRow
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -25,6 +25,8 @@ SAMPLE_FILES = (
 
 
 def run(url: str, echo: Callable[[str], None]) -> None:
+    from sanctions.cli import format_gaps, format_matrix
+
     engine = db.connect(url)
     echo(f"Importing the bundled sample lists into {url}\n")
     for source, path in SAMPLE_FILES:
@@ -71,4 +73,12 @@ def run(url: str, echo: Callable[[str], None]) -> None:
         echo(f"Example target {example_cluster[0]}:")
         for key, name in members:
             echo(f"  {key:<28} {name}")
-    echo("\nTry: sanctions --db " + url + " sources | show KEY | explain KEY1 KEY2 | export clusters")
+    with Session() as session:
+        counts = gaps.matrix(session)
+        examples = [g for a, b in (("us", "gb"), ("gb", "ca"), ("ca", "us"))
+                    for g in gaps.find_gaps(session, gaps.GapQuery(a, [b], regime="russia"))[:1]]
+    echo("\n" + format_matrix(counts, None))
+    echo("\nThree example gaps (Russia regime):")
+    echo(format_gaps(examples))
+    echo("\nTry: sanctions --db " + url + " sources | show KEY | explain KEY1 KEY2 | export clusters | "
+         "gaps --designated-by us --not-by gb")
