@@ -23,7 +23,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from sanctions.models import AuditEntry, ClusterMember, Designation, Gap, ImportRun, MatchPair, PairDecision
@@ -60,15 +60,22 @@ class Target:
         return [m for m in self.members if m.jurisdiction == jurisdiction and m.status == "removed"]
 
 
-def load_targets(session: Session) -> dict[str, Target]:
-    """Targets by id (cluster id, or the key of a designation on its own)."""
+def load_targets(session: Session, details: bool = True) -> dict[str, Target]:
+    """Targets by id (cluster id, or the key of a designation on its own).
+
+    ``details=False`` skips names, dates and regimes, which the lifecycle refresh does not need.
+    """
     cluster_of = dict(session.execute(select(ClusterMember.designation_key, ClusterMember.cluster_id)).all())
     targets: dict[str, Target] = {}
-    for row in session.execute(select(Designation.key, Designation.jurisdiction, Designation.status,
-                                      Designation.kind, Designation.name, Designation.listed_on,
-                                      Designation.regimes, Designation.first_run_id, Designation.changed_run_id,
-                                      Designation.removed_run_id)):
-        member = Member(*row)
+    columns = [Designation.key, Designation.jurisdiction, Designation.status, Designation.kind]
+    columns += [Designation.name, Designation.listed_on, Designation.regimes] if details else []
+    columns += [Designation.first_run_id, Designation.changed_run_id, Designation.removed_run_id]
+    for row in session.execute(select(*columns)):
+        if details:
+            member = Member(*row)
+        else:
+            key, jurisdiction, status, kind, first, changed, removed = row
+            member = Member(key, jurisdiction, status, kind, "", None, [], first, changed, removed)
         target_id = cluster_of.get(member.key, member.key)
         targets.setdefault(target_id, Target(target_id)).members.append(member)
     return targets
@@ -125,11 +132,17 @@ def _audit(session: Session, action: str, subject: str, before: dict | None, aft
 
 
 def refresh(session: Session, today: dt.date | None = None) -> dict[str, int]:
-    """Open new gaps, close resolved ones, reopen returning ones; flag decisions whose records changed."""
+    """Open new gaps, close resolved ones, reopen returning ones; flag decisions whose records changed.
+
+    Reads the stored gaps as plain rows and writes only what changed: a store
+    holds tens of thousands of gaps and a nightly run changes a few.
+    """
     today = today or dt.date.today()
-    targets = load_targets(session)
+    targets = load_targets(session, details=False)
     current = current_gaps(targets.values(), covered_jurisdictions(session))
-    stored = {g.id: g for g in session.scalars(select(Gap))}
+    stored = {row.id: row for row in session.execute(
+        select(Gap.id, Gap.kind, Gap.designated_by, Gap.not_by, Gap.anchor_key, Gap.state, Gap.disposition,
+               Gap.material_hash, Gap.needs_review))}
     member_of = {m.key: (t, m) for t in targets.values() for m in t.members}
     counts = {"opened": 0, "closed": 0, "reopened": 0, "flagged": 0}
 
@@ -140,24 +153,27 @@ def refresh(session: Session, today: dt.date | None = None) -> dict[str, int]:
         session.execute(Gap.__table__.insert(), new_rows[i : i + 5000])
     counts["opened"] = len(new_rows)
 
+    changes = []
     for gid, gap in stored.items():
         if gap.state == "open" and gid not in current:
-            gap.state, gap.closed_on = "closed", today
-            gap.closed_reason, gap.closed_run_id = _why_closed(gap, member_of)
+            reason, run_id = _why_closed(gap, member_of)
+            changes.append({"id": gid, "state": "closed", "closed_on": today, "closed_reason": reason,
+                            "closed_run_id": run_id})
             counts["closed"] += 1
         elif gap.state == "closed" and gid in current:
-            gap.state, gap.closed_on, gap.closed_reason, gap.closed_run_id = "open", None, None, None
-            if gap.disposition != "open":
-                gap.needs_review = True
+            changes.append({"id": gid, "state": "open", "closed_on": None, "closed_reason": None,
+                            "closed_run_id": None, "needs_review": gap.needs_review or gap.disposition != "open"})
             counts["reopened"] += 1
-        if gap.disposition != "open" and gap.material_hash and gid in current and not gap.needs_review:
-            keys = [m.key for m in current[gid][4].members if m.jurisdiction == gap.designated_by]
+        elif gap.disposition != "open" and gap.material_hash and gid in current and not gap.needs_review:
             # Same rule as when the disposition was recorded (sanctions.review.set_gap_status).
+            keys = [m.key for m in current[gid][4].members if m.jurisdiction == gap.designated_by]
             if gap_material_hash(session, keys) != gap.material_hash:
-                gap.needs_review = True
+                changes.append({"id": gid, "needs_review": True})
                 counts["flagged"] += 1
                 _audit(session, "gap-flagged", gid, {"needs_review": False}, {"needs_review": True},
                        "the designations under this disposition changed materially")
+    for row in changes:
+        session.execute(update(Gap).where(Gap.id == row["id"]).values(**{k: v for k, v in row.items() if k != "id"}))
     counts["flagged"] += _flag_pair_decisions(session)
     return counts
 

@@ -111,16 +111,24 @@ def decisions(session: Session) -> tuple[list[tuple[str, str]], list[tuple[str, 
 
 
 def recluster(session: Session) -> int:
-    """Rebuild cluster_member from the stored links and the officers' decisions."""
+    """Bring cluster_member in line with the stored links and the officers' decisions.
+
+    Only rows whose cluster changed are written: after an incremental match
+    almost every target is as it was.
+    """
     sources = dict(session.execute(select(Designation.key, Designation.source)).all())
     links = [(a, b, s) for a, b, s in session.execute(
         select(MatchPair.key_a, MatchPair.key_b, MatchPair.strength).where(MatchPair.band == "link"))]
     same, different = decisions(session)
     clusters = cluster(sources, sources, links, same=same, different=different)
+    wanted = {k: cluster_id(members) for members in clusters for k in members}
+    stored = dict(session.execute(select(ClusterMember.designation_key, ClusterMember.cluster_id)).all())
+    stale = [k for k, c in stored.items() if wanted.get(k) != c]
+    fresh = [{"designation_key": k, "cluster_id": c} for k, c in wanted.items() if stored.get(k) != c]
     connection = session.connection()
-    connection.execute(delete(ClusterMember))
-    rows = [{"designation_key": k, "cluster_id": cluster_id(members)} for members in clusters for k in members]
-    for chunk in _chunks(rows, 5000):
+    for chunk in _chunks(stale, 900):
+        connection.execute(delete(ClusterMember).where(ClusterMember.designation_key.in_(chunk)))
+    for chunk in _chunks(fresh, 5000):
         connection.execute(ClusterMember.__table__.insert(), chunk)
     return len(clusters)
 
