@@ -129,7 +129,7 @@ def _interval(year: int, month: int | None = None, day: int | None = None) -> tu
 
 
 _ISO = re.compile(r"^(\d{4})(?:-(\d{1,2})(?:-(\d{1,2}))?)?$")
-_DMY_TEXT = re.compile(r"^(?:(\d{1,2})\s+)?([A-Za-z]{3,9})\.?,?\s+(\d{4})$")
+_DMY_TEXT = re.compile(r"^(?:(\d{1,2})[\s-]+)?([A-Za-z]{3,9})\.?,?[\s-]+(\d{4})$")
 _SLASHED = re.compile(r"^(\w{1,2})/(\w{1,2})/(\w{4})$")
 _MONTH_YEAR = re.compile(r"^(\d{1,2})/(\d{4})$")
 _EXCEL_MON_YY = re.compile(r"^([A-Za-z]{3})-(\d{2})$")

@@ -51,7 +51,8 @@ from sanctions.schema import Address, Attribute, BirthPlace, Contact, CountryLin
 FORMAT = "eu-fsf"
 SOURCES = ("eu",)
 ROOT = "export"
-KINDS = {"person": "person", "enterprise": "organization", "vessel": "vessel", "aircraft": "aircraft"}
+KINDS = {"person": "person", "enterprise": "organization", "vessel": "vessel", "aircraft": "aircraft",
+         "p": "person", "e": "organization"}
 ID_TYPES = {"passport": "passport", "id": "national-id", "fiscalcode": "tax-id", "regnumber": "registration",
             "imo": "imo", "swiftbic": "swift-bic", "other": "other"}
 _WEAK = re.compile(r"low quality", re.I)
@@ -108,10 +109,10 @@ def parse_xml_edition(files: SourceFiles, source: str) -> ParsedList:
 
 # --- CSV --------------------------------------------------------------------
 
-# CSV column suffixes whose XML attribute name is not simply the lowerCamel form.
+# CSV column suffixes whose XML attribute name is not simply the lowerCamel form
+# (BirthDate_Day is the XML's dayOfMonth, Identification_IssuedDate its issueDate …).
 _CSV_RENAMES = {"TypeCode": "identificationTypeCode", "TypeDescription": "identificationTypeDescription",
-                "BirthDate": "birthdate"}
-_CSV_GROUPS = ("NameAlias", "BirthDate", "Identification", "Address", "Citizenship", "Entity_Regulation")
+                "BirthDate": "birthdate", "Day": "dayOfMonth", "Month": "monthOfYear", "IssuedDate": "issueDate"}
 
 
 def _lower_camel(suffix: str) -> str:
@@ -145,7 +146,9 @@ def parse_csv(files: SourceFiles, source: str) -> ParsedList:
 
 def _entity_from_rows(logical_id: str, rows: list[dict[str, str]]) -> Entity:
     def group(prefix: str, row: dict[str, str]) -> dict[str, str]:
-        return {_lower_camel(k[len(prefix) + 1:]): v for k, v in row.items() if k.startswith(prefix + "_") and v}
+        # Each sub-record repeats its regulation as <Prefix>_Regulation_*: not part of the sub-record.
+        return {_lower_camel(k[len(prefix) + 1:]): v for k, v in row.items()
+                if k.startswith(prefix + "_") and v and not k.startswith(prefix + "_Regulation_")}
 
     first = rows[0]
     entity = Entity(attrs={"logicalId": logical_id,
@@ -154,10 +157,12 @@ def _entity_from_rows(logical_id: str, rows: list[dict[str, str]]) -> Entity:
                            "designationDate": first.get("Entity_DesignationDate", ""),
                            "designationDetails": first.get("Entity_DesignationDetails", "")},
                     remarks=[r for r in [clean(first.get("Entity_Remark"))] if r],
-                    subject_type=clean(first.get("Entity_SubjectType")),
+                    subject_type=clean(first.get("Entity_SubjectType"))
+                    or clean(first.get("Entity_SubjectType_ClassificationCode")),
                     raw={"rows": rows})
     for row in rows:
-        regulation = group("Entity_Regulation", row)
+        regulation = {_lower_camel(k[len("Entity_Regulation_"):]): v for k, v in row.items()
+                      if k.startswith("Entity_Regulation_") and v}
         if regulation:
             entity.regulations.append(regulation)
         name = group("NameAlias", row)
@@ -169,8 +174,9 @@ def _entity_from_rows(logical_id: str, rows: list[dict[str, str]]) -> Entity:
             if any(k not in ("logicalId", "regulationLanguage") for k in attrs):
                 target.append(attrs)
         address = group("Address", row)
-        if any(k not in ("logicalId", "regulationLanguage", "asAtListingTime") for k in address):
-            entity.addresses.append((address, []))
+        if any(k not in ("logicalId", "regulationLanguage", "asAtListingTime", "contactInfo") for k in address):
+            contacts = [("phone", address.pop("contactInfo"))] if address.get("contactInfo") else []
+            entity.addresses.append((address, contacts))
     entity.regulations = dedupe(entity.regulations)
     entity.names = dedupe(entity.names)
     entity.citizenships = dedupe(entity.citizenships)

@@ -14,7 +14,7 @@ import click
 from sqlalchemy.orm import Session
 
 from importers.common import ImportFailure
-from sanctions import db, imports, queries, store
+from sanctions import audit, db, gaps, imports, matching, queries, review, store
 from sanctions.schema import JURISDICTIONS, SOURCES
 
 
@@ -145,8 +145,6 @@ def show_command(obj: Context, key: str) -> None:
 @pass_context
 def match_command(obj: Context, full: bool) -> None:
     """Find the same target across jurisdictions (incremental by default)."""
-    from sanctions import matching
-
     started = time.perf_counter()
     try:
         run = matching.run_match(obj.engine, full=full)
@@ -169,8 +167,6 @@ def match_command(obj: Context, full: bool) -> None:
 @pass_context
 def explain_command(obj: Context, key1: str, key2: str) -> None:
     """The feature breakdown of the match score for one pair, as JSON."""
-    from sanctions import matching
-
     with obj.session() as session:
         try:
             result = matching.explain(session, key1, key2)
@@ -191,7 +187,7 @@ JURISDICTION_CHOICE = click.Choice(list(JURISDICTIONS))
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only gaps whose A listing (or opening) is this "
               "date or later.")
 @click.option("--status", default="open", show_default=True,
-              type=click.Choice(["open", "closed", "under-review", "confirmed", "dismissed", "all"]))
+              type=click.Choice(["open", "closed", *gaps.DISPOSITIONS[1:], "all"]))
 @click.option("--delisted", is_flag=True, help="The other direction: delisted by A, still listed by B.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--matrix", is_flag=True, help="Counts of open gaps for every ordered pair of jurisdictions.")
@@ -199,8 +195,6 @@ JURISDICTION_CHOICE = click.Choice(list(JURISDICTIONS))
 @pass_context
 def gaps_command(obj: Context, designated_by, not_by, regime, kind, since, status, delisted, fmt, matrix, stats):
     """Targets one jurisdiction designates and another does not."""
-    from sanctions import gaps
-
     with obj.session() as session:
         if matrix:
             counts = gaps.matrix(session, regime)
@@ -301,14 +295,12 @@ def review_group() -> None:
 @review_group.command("pair")
 @click.argument("key1")
 @click.argument("key2")
-@click.argument("decision", type=click.Choice(["same", "different", "unsure"]))
+@click.argument("decision", type=click.Choice(review.PAIR_DECISIONS))
 @click.option("--by", required=True, help="The officer deciding.")
 @click.option("--note", help="Why.")
 @pass_context
 def review_pair(obj: Context, key1, key2, decision, by, note):
     """Decide whether two designations are the same target; clustering follows at once."""
-    from sanctions import review
-
     try:
         result = review.decide_pair(obj.engine, key1, key2, decision, by, note)
     except review.ReviewError as exc:
@@ -320,16 +312,13 @@ def review_pair(obj: Context, key1, key2, decision, by, note):
 
 @review_group.command("gap")
 @click.argument("gap_id")
-@click.argument("status", type=click.Choice(["open", "under-review", "confirmed", "dismissed"]))
+@click.argument("status", type=click.Choice(gaps.DISPOSITIONS))
 @click.option("--by", required=True, help="The officer deciding.")
-@click.option("--reason", type=click.Choice(["out-of-scope", "policy-divergence", "insufficient-evidence",
-                                             "not-same-target"]), help="Required when dismissing.")
+@click.option("--reason", type=click.Choice(gaps.DISMISS_REASONS), help="Required when dismissing.")
 @click.option("--note", help="Why.")
 @pass_context
 def review_gap(obj: Context, gap_id, status, by, reason, note):
     """Move a gap through open -> under-review -> confirmed | dismissed."""
-    from sanctions import review
-
     try:
         result = review.set_gap_status(obj.engine, gap_id, status, by, reason, note)
     except review.ReviewError as exc:
@@ -343,10 +332,8 @@ def review_gap(obj: Context, gap_id, status, by, reason, note):
 @pass_context
 def audit_command(obj: Context, since, fmt):
     """Export the audit log of decisions (append-only)."""
-    from sanctions import review
-
     with obj.session() as session:
-        entries = list(review.audit_entries(session, since.date() if since else None))
+        entries = list(audit.entries(session, since.date() if since else None))
     if fmt == "json":
         click.echo(json.dumps(entries, indent=2, ensure_ascii=False))
         return

@@ -26,7 +26,8 @@ from typing import Any, Iterable
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from sanctions.models import AuditEntry, ClusterMember, Designation, Gap, ImportRun, MatchPair, PairDecision
+from sanctions import audit
+from sanctions.models import ClusterMember, Designation, Gap, ImportRun, MatchPair, PairDecision
 from sanctions.regimes import table as regime_table
 from sanctions.schema import JURISDICTIONS, material_fingerprint
 
@@ -125,12 +126,6 @@ def gap_material_hash(session: Session, target_keys: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
-def _audit(session: Session, action: str, subject: str, before: dict | None, after: dict | None,
-           note: str | None = None, actor: str = "system") -> None:
-    session.add(AuditEntry(at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), actor=actor, action=action,
-                           subject=subject, before=before, after=after, note=note))
-
-
 def refresh(session: Session, today: dt.date | None = None) -> dict[str, int]:
     """Open new gaps, close resolved ones, reopen returning ones; flag decisions whose records changed.
 
@@ -170,7 +165,7 @@ def refresh(session: Session, today: dt.date | None = None) -> dict[str, int]:
             if gap_material_hash(session, keys) != gap.material_hash:
                 changes.append({"id": gid, "needs_review": True})
                 counts["flagged"] += 1
-                _audit(session, "gap-flagged", gid, {"needs_review": False}, {"needs_review": True},
+                audit.append(session, "system", "gap-flagged", gid, {"needs_review": False}, {"needs_review": True},
                        "the designations under this disposition changed materially")
     for row in changes:
         session.execute(update(Gap).where(Gap.id == row["id"]).values(**{k: v for k, v in row.items() if k != "id"}))
@@ -210,7 +205,7 @@ def _flag_pair_decisions(session: Session) -> int:
         if now != (d.hash_a, d.hash_b):
             d.needs_review = True
             flagged += 1
-            _audit(session, "pair-flagged", f"{d.key_a} {d.key_b}", {"needs_review": False}, {"needs_review": True},
+            audit.append(session, "system", "pair-flagged", f"{d.key_a} {d.key_b}", {"needs_review": False}, {"needs_review": True},
                    "a designation under this decision changed materially")
     return flagged
 

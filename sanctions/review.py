@@ -8,14 +8,12 @@ database refuses to.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterator
 
 from sqlalchemy import Engine, select, update
-from sqlalchemy.orm import Session
 
-from sanctions import gaps, matching
+from sanctions import audit, gaps, matching
 from sanctions.db import session_factory
-from sanctions.models import AuditEntry, Designation, Gap, PairDecision
+from sanctions.models import Designation, Gap, PairDecision
 from sanctions.schema import material_fingerprint
 
 PAIR_DECISIONS = ("same", "different", "unsure")
@@ -34,12 +32,6 @@ class ReviewError(ValueError):
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-
-
-def _audit(session: Session, actor: str, action: str, subject: str, before: dict | None, after: dict | None,
-           note: str | None) -> None:
-    session.add(AuditEntry(at=_now(), actor=actor, action=action, subject=subject, before=before, after=after,
-                           note=note))
 
 
 def decide_pair(engine: Engine, key1: str, key2: str, decision: str, by: str, note: str | None = None) -> dict:
@@ -67,7 +59,7 @@ def decide_pair(engine: Engine, key1: str, key2: str, decision: str, by: str, no
         session.add(PairDecision(key_a=key_a, key_b=key_b, decision=decision, decided_by=by, note=note,
                                  decided_at=_now(), hash_a=material_fingerprint(contents[key_a]),
                                  hash_b=material_fingerprint(contents[key_b])))
-        _audit(session, by, "pair-decision", f"{key_a} {key_b}", before, {"decision": decision}, note)
+        audit.append(session, by, "pair-decision", f"{key_a} {key_b}", before, {"decision": decision}, note)
         session.flush()
         clusters = matching.recluster(session)
         counts = gaps.refresh(session)
@@ -100,15 +92,5 @@ def set_gap_status(engine: Engine, gap_id: str, status: str, by: str, reason: st
         gap.disposition, gap.reason, gap.needs_review = status, reason, False
         gap.material_hash = gaps.gap_material_hash(session, side_a or [gap.anchor_key])
         after = {"disposition": status, "reason": reason, "needs_review": False}
-        _audit(session, by, "gap-disposition", gap_id, before, after, note)
+        audit.append(session, by, "gap-disposition", gap_id, before, after, note)
     return {"gap": gap_id, **after}
-
-
-def audit_entries(session: Session, since: dt.date | None = None) -> Iterator[dict[str, Any]]:
-    stmt = select(AuditEntry).order_by(AuditEntry.id)
-    if since:
-        stmt = stmt.where(AuditEntry.at >= dt.datetime.combine(since, dt.time()))
-    for entry in session.scalars(stmt):
-        yield {"id": entry.id, "at": entry.at.replace(microsecond=0).isoformat() + "Z", "actor": entry.actor,
-               "action": entry.action, "subject": entry.subject, "before": entry.before, "after": entry.after,
-               "note": entry.note}

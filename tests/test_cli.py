@@ -56,3 +56,24 @@ def test_demo(tmp_path):
     for source in ("us-sdn", "eu", "gb", "ca", "un"):
         assert f"  {source}" in result.output
     assert "vessel" in result.output and "imo:" in result.output
+
+
+def test_import_from_url(engine, db_url):
+    """LOCATION may be an http(s) URL; a failed download is a clear error."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(SAMPLES))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}"
+        out = run(db_url, "import", "un", f"{base}/un/consolidated.xml")
+        assert "un: succeeded" in out and f"{base}/un/consolidated.xml" in out and "parsed 30" in out
+        missing = CliRunner().invoke(main, ["--db", db_url, "import", "un", f"{base}/un/nope.xml"])
+        assert missing.exit_code != 0 and "download failed" in missing.output and "404" in missing.output
+    finally:
+        server.shutdown()
+        server.server_close()
