@@ -12,7 +12,7 @@ import re
 import zipfile
 from types import ModuleType
 
-from importers import ca_sema, eu_fsf, ofac_csv, ofac_xml, uk_fcdo, uk_ofsi, un_sc
+from importers import ca_sema, eu_fsf, ofac_advanced, ofac_csv, ofac_xml, uk_fcdo, uk_ofsi, un_sc
 from importers.common import ImportFailure
 from importers.inputs import SourceFiles, open_location
 from sanctions.schema import SOURCES, ParsedList
@@ -22,6 +22,7 @@ __all__ = ["ImportFailure", "SourceFiles", "detect", "load", "open_location", "p
 # XML root element (local name) -> importer module.
 XML_ROOTS: dict[str, ModuleType] = {
     "sdnList": ofac_xml,
+    "Sanctions": ofac_advanced,
     "export": eu_fsf,
     "Designations": uk_fcdo,
     "data-set": ca_sema,
@@ -30,6 +31,7 @@ XML_ROOTS: dict[str, ModuleType] = {
 PUBLISHERS = {
     ofac_csv: "OFAC (US) CSV",
     ofac_xml: "OFAC (US) XML",
+    ofac_advanced: "OFAC (US) advanced XML",
     eu_fsf: "EU Financial Sanctions Files",
     uk_fcdo: "FCDO UK Sanctions List",
     uk_ofsi: "OFSI (UK) consolidated list",
@@ -67,9 +69,6 @@ def detect(files: SourceFiles) -> tuple[ModuleType, str]:
     stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped.startswith(b"<"):
         root = _xml_root(stripped)
-        if root == "Sanctions":
-            raise ImportFailure(path, "OFAC's advanced XML (sdn_advanced.xml) is not supported yet; "
-                                "import the legacy XML (SDN.XML) or the CSV set")
         if root in XML_ROOTS:
             return XML_ROOTS[root], "xml"
         raise ImportFailure(path, f"unrecognised XML (root element <{root}>)")

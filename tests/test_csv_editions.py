@@ -225,3 +225,28 @@ def test_fcdo_csv_edition_imports_like_the_xml(tmp_path):
     from_csv = importers.load("gb", str(csv_path))[1]
     assert from_csv.format == "fcdo-csv" and from_csv.published_on == from_xml.published_on == "2026-09-07"
     assert essentials(from_csv.designations) == essentials(from_xml.designations)
+
+
+def test_ofac_advanced_xml_imports_like_the_csv():
+    """OFAC's advanced schema, on two real SDN records written in it (no real file was available)."""
+    from tests.conftest import REPO
+
+    advanced = importers.load("us-sdn", str(REPO / "tests" / "data" / "sdn_advanced_excerpt.xml"))[1]
+    assert advanced.format == "ofac-advanced" and advanced.published_on == "2024-05-03"
+    csv_records = {d.key: d for d in importers.load("us-sdn", str(real_file("us")))[1].designations}
+    for record in advanced.designations:
+        twin = csv_records[record.key]
+        assert (record.kind, record.name, record.programmes, record.gender) == \
+            (twin.kind, twin.name, twin.programmes, twin.gender)
+        assert sorted((n.full, n.type) for n in record.names) == sorted((n.full, n.type) for n in twin.names)
+        assert [(b.earliest, b.latest, b.precision) for b in record.birth_dates] == \
+            [(b.earliest, b.latest, b.precision) for b in twin.birth_dates]
+        assert sorted((i.type, i.normalized, i.country) for i in record.identifiers) == \
+            sorted((i.type, i.normalized, i.country) for i in twin.identifiers)
+        assert [p.text for p in record.birth_places] == [p.text for p in twin.birth_places]
+    nasrallah, ebano = (next(d for d in advanced.designations if d.source_id == i) for i in ("2686", "4243"))
+    assert nasrallah.title == "Secretary General of Hizballah" and nasrallah.listed_on == "1995-01-23"
+    assert ("Additional Sanctions Information", "Subject to Secondary Sanctions Pursuant to the Hizballah "
+            "Financial Sanctions Regulations") in [(a.label, a.value) for a in nasrallah.attributes]
+    assert (ebano.vessel.imo, ebano.vessel.flag, ebano.vessel.type, ebano.vessel.tonnage,
+            ebano.vessel.gross_tonnage) == ("7406784", "PA", "General Cargo", "2595", "1865")
