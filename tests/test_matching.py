@@ -14,10 +14,10 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from sanctions import imports, matching
+from sanctions import gaps, imports, matching
 from sanctions.cli import main
 from sanctions.db import session_factory
-from sanctions.models import ClusterMember, PairDecision
+from sanctions.models import ClusterMember, Gap, PairDecision
 from tests.conftest import SAMPLES, SHARED_DATA, real_file
 
 
@@ -54,6 +54,17 @@ def test_real_lists_known_links_and_dev_scores(engine, tmp_path):
     assert together(engine, "ca:russia/1-part-1/608", "gb:RUS0982")
     # Known non-links: same given names, another person (kept for review, not linked).
     assert not together(engine, "ca:iran/1-part-2.1/72", "gb:AFG0078")
+
+    # Gaps on the real lists: a Russia-related US vessel the UK list does not carry is a gap;
+    # persons the US, the UK and the UN all list are not.
+    with session_factory(engine)() as session:
+        ns_consul = session.get(Gap, "us-gb:us-sdn:47003")
+        assert ns_consul is not None and ns_consul.state == "open"
+        for key in ("us-gb:us-sdn:7843", "us-gb:us-sdn:16714", "gb-un:gb:IRQ0062", "un-us:un:6908048"):
+            assert session.get(Gap, key) is None
+        (entry,) = [g for g in gaps.find_gaps(session, gaps.GapQuery("us", ["gb"], regime="russia", kind="vessel"))
+                    if g["designations"][0]["key"] == "us-sdn:47003"]
+        assert entry["comparable_regime"] == {"gb": True}
 
     truth = SHARED_DATA / "groundtruth" / "dev_clusters.csv"
     exported = CliRunner().invoke(main, ["--db", engine.url.render_as_string(hide_password=False),
