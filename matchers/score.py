@@ -29,7 +29,8 @@ from matchers.candidates import TokenStats
 from matchers.features import SINGLE_ID_TYPES, MatchRecord, NameFeature
 from matchers.normalize import is_patronymic
 
-TOKEN_MATCH = 0.88  # Jaro-Winkler similarity at which two folded tokens count as the same
+TOKEN_MATCH = 0.88  # similarity at which two folded tokens count as the same
+TOKEN_EDITS = 0.80  # ... provided their edit-based similarity reaches this too
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,10 @@ def _token_similarity(a: str, b: str) -> float:
     if a == b:
         return 1.0
     if a.isdigit() or b.isdigit():
+        return 0.0
+    # Jaro-Winkler rewards a shared beginning, which surnames often have ("Kolbin",
+    # "Kozin"); two tokens must also be close in edits to count as one spelling.
+    if ratio(a, b) / 100.0 < TOKEN_EDITS:
         return 0.0
     return JaroWinkler.normalized_similarity(a, b)
 
@@ -143,13 +148,16 @@ def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats) -> tuple[float
 
 
 def _near_dates(a: int, b: int) -> bool:
-    """Two exact dates one slip apart: a digit of the day or month, day and month swapped,
-    or the same day a year off (a decade off is not a slip)."""
+    """Two exact dates one slip apart, as seen between the real lists: a digit of the day or
+    month, day and month swapped, or the same day and month with one digit of the year
+    different (``1952-09-05`` / ``1962-09-05``) or a year off."""
     da, db = dt.date.fromordinal(a), dt.date.fromordinal(b)
     if da.year == db.year:
         sa, sb = da.strftime("%m%d"), db.strftime("%m%d")
         return sum(x != y for x, y in zip(sa, sb)) == 1 or (da.month == db.day and da.day == db.month)
-    return abs(da.year - db.year) == 1 and (da.month, da.day) == (db.month, db.day)
+    if (da.month, da.day) != (db.month, db.day):
+        return False
+    return abs(da.year - db.year) == 1 or sum(x != y for x, y in zip(str(da.year), str(db.year))) == 1
 
 
 def _dob_relation(a: MatchRecord, b: MatchRecord) -> str:

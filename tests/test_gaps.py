@@ -109,8 +109,8 @@ def test_gap_closes_when_the_other_list_adds_the_target(engine, tmp_path):
 
 
 def test_near_miss_is_shown_with_its_candidate(engine, tmp_path):
-    # The UK record of Saddam Hussein with another year of birth: the name agrees, the date does not.
-    edited = uk_sample_without(tmp_path, "IRQ0062", replace=("28/04/1937", "28/04/1947"))
+    # The UK record of Saddam Hussein with another date of birth: the name agrees, the date does not.
+    edited = uk_sample_without(tmp_path, "IRQ0062", replace=("28/04/1937", "03/11/1951"))
     import_samples(engine, gb=edited, only={"us-sdn", "gb"})
     with session_factory(engine)() as session:
         (entry,) = [g for g in gaps.find_gaps(session, gaps.GapQuery("us", ["gb"]), evidence=True)
