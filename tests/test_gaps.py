@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import shutil
@@ -204,3 +205,30 @@ def test_audit_log_is_append_only(engine, db_url):
             with engine.begin() as connection:
                 connection.execute(text(statement))
     assert len(list(csv.DictReader(io.StringIO(cli(db_url, "audit", "--since", "2000-01-01").output)))) == len(rows)
+
+
+def test_delisted_by_one_still_listed_by_another(engine, db_url, tmp_path):
+    """The other direction of drift: the UN delists a target the UK still lists."""
+    import_samples(engine)
+    text = (SAMPLES / "un" / "consolidated.xml").read_text(encoding="utf-8")
+    start = text.index("<DATAID>6908048</DATAID>")
+    begin = text.rindex("<INDIVIDUAL>", 0, start)
+    end = text.index("</INDIVIDUAL>", start) + len("</INDIVIDUAL>")
+    shorter = tmp_path / "consolidated.xml"
+    shorter.write_text(text[:begin] + text[end:], encoding="utf-8")
+    assert imports.run_import(engine, "un", str(shorter)).removed == 1
+    matching.run_match(engine)
+    drift = gap(engine, "un-gb:delisted:un:6908048")
+    assert drift is not None and drift.state == "open" and drift.kind == "delisted"
+    out = cli(db_url, "gaps", "--designated-by", "un", "--not-by", "gb", "--delisted", "--format", "json")
+    (entry,) = json.loads(out.output)
+    assert entry["kind"] == "delisted" and entry["designations"][0]["status"] == "removed"
+
+
+def test_since_filters_on_the_listing_date(engine):
+    import_samples(engine)
+    with session_factory(engine)() as session:
+        recent = gaps.find_gaps(session, gaps.GapQuery("gb", ["ca"], since=dt.date(2022, 7, 1)))
+        everything = gaps.find_gaps(session, gaps.GapQuery("gb", ["ca"]))
+    assert recent and len(recent) < len(everything)
+    assert all(g["listed_on"] is None or g["listed_on"] >= "2022-07-01" for g in recent)
