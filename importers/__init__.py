@@ -13,7 +13,7 @@ import zipfile
 from types import ModuleType
 
 from importers import ca_sema, eu_fsf, ofac_advanced, ofac_csv, ofac_xml, uk_fcdo, uk_ofsi, un_sc
-from importers.common import ImportFailure
+from importers.common import ImportFailure, imo_is_valid
 from importers.inputs import SourceFiles, open_location
 from sanctions.schema import SOURCES, ParsedList
 
@@ -97,7 +97,21 @@ def parse(source: str, files: SourceFiles) -> ParsedList:
     parsed = module.PARSERS[variant](files, source)
     if not parsed.designations:
         raise ImportFailure(files.location, "the file holds no designations")
+    _check_ship_numbers(parsed)
     return parsed
+
+
+def _check_ship_numbers(parsed: ParsedList) -> None:
+    """A ship's IMO number carries a check digit; a failing one is kept and flagged.
+
+    Only for vessels: the IMO numbers of shipping companies follow another scheme.
+    """
+    for record in parsed.designations:
+        if record.kind != "vessel":
+            continue
+        for ident in record.identifiers:
+            if ident.type == "imo" and not imo_is_valid(ident.normalized):
+                record.warnings.append(f"IMO number {ident.value!r} fails its check digit")
 
 
 def load(source: str, location: str) -> tuple[SourceFiles, ParsedList]:

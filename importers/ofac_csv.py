@@ -146,7 +146,8 @@ def build(source: str, row: list[str], raw: dict) -> Designation:
         _, _, street, city, country, add_remarks = add
         text = ", ".join(p for p in (street, city, country) if p)
         if text:
-            record.addresses.append(Address(text=text, city=city or None, country=country_code(country)))
+            record.addresses.append(Address(text=text, city=city or None, country=country_code(country),
+                                            note=add_remarks or None))
     finish(record)
     return record
 

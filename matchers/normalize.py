@@ -182,11 +182,6 @@ def legal_forms(text: str) -> list[str]:
     return _strip_legal_forms(raw_tokens(text))[1]
 
 
-def consonant_key(token: str) -> str:
-    """Consonant skeleton, for names written in Arabic script (which drops short vowels)."""
-    return re.sub(r"[aeiouyhw]", "", token)
-
-
 _PATRONYMIC = re.compile(r"(?:ovich|evich|ich|ovna|evna|ichna|inichna|ogly|oglu|uly|kyzy|qizi)$")
 
 

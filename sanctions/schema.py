@@ -111,6 +111,7 @@ class Address:
     text: str
     city: str | None = None
     country: str | None = None
+    note: str | None = None
 
 
 @dataclass

@@ -156,3 +156,13 @@ def test_bad_field_is_a_warning_not_a_failure(engine, db_url, tmp_path):
         contents = session.scalars(select(Designation.content)).all()
     kept = [a for c in contents for a in c["attributes"] if a["value"] == "sometime in spring"]
     assert kept and kept[0]["label"] == "date of birth"
+
+
+def test_vessel_imo_with_a_wrong_check_digit_is_kept_and_flagged(engine, db_url, tmp_path):
+    sample = (SAMPLES / "ca" / "sema-lmes.xml").read_text(encoding="utf-8")
+    assert "<ShipIMONumber>7612448</ShipIMONumber>" in sample
+    path = tmp_path / "sema-lmes.xml"
+    path.write_text(sample.replace("<ShipIMONumber>7612448</ShipIMONumber>", "<ShipIMONumber>7612449</ShipIMONumber>"),
+                    encoding="utf-8")
+    result = cli(db_url, "import", "ca", str(path))
+    assert result.exit_code == 0 and "IMO number '7612449' fails its check digit" in result.output
