@@ -36,7 +36,11 @@ def clean(value: Any) -> str | None:
     """Collapse whitespace; empty strings and publishers' null markers become None."""
     if value is None:
         return None
-    text = _SPACES.sub(" ", str(value)).strip()
+    text = value if isinstance(value, str) else str(value)
+    # Most cells need only a strip; the regex runs where whitespace is irregular.
+    if "  " in text or "\n" in text or "\t" in text or "\r" in text or "\xa0" in text:
+        text = _SPACES.sub(" ", text)
+    text = text.strip()
     if text in ("", "-0-", "-"):
         return None
     return text
@@ -83,6 +87,8 @@ def detect_script(text: str) -> str:
     Publishers' language labels are unreliable (the EU tags a Cyrillic name
     ``EN``), so the script is read from the characters themselves.
     """
+    if text.isascii():
+        return "Latn" if any(ch.isalpha() for ch in text) else "Zyyy"
     counts: dict[str, int] = {}
     for ch in text:
         if not ch.isalpha():
