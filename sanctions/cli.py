@@ -14,7 +14,7 @@ import click
 from sqlalchemy.orm import Session
 
 from importers.common import ImportFailure
-from sanctions import audit, db, gaps, imports, matching, queries, review, store
+from sanctions import audit, db, gaps, imports, matching, queries, reports, review, store
 from sanctions.schema import JURISDICTIONS, SOURCES
 
 
@@ -201,13 +201,13 @@ def gaps_command(obj: Context, designated_by, not_by, regime, kind, since, statu
             if fmt == "json":
                 click.echo(json.dumps(counts, indent=2))
             else:
-                click.echo(format_matrix(counts, regime))
+                click.echo(reports.format_matrix(counts, regime))
             return
         if stats:
             rows = gaps.alignment_stats(session)
             if regime:
                 rows = [r for r in rows if r["regime"] == regime]
-            _emit_rows(rows, fmt)
+            reports.emit_rows(rows, fmt)
             return
         if not designated_by or not not_by:
             raise click.UsageError("give --designated-by and --not-by (or --matrix, or --stats)")
@@ -218,73 +218,11 @@ def gaps_command(obj: Context, designated_by, not_by, regime, kind, since, statu
     if fmt == "json":
         click.echo(json.dumps(found, indent=2, ensure_ascii=False, default=str))
     elif fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=GAP_COLUMNS, lineterminator="\n")
+        writer = csv.DictWriter(sys.stdout, fieldnames=reports.GAP_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(gap_row(g) for g in found)
+        writer.writerows(reports.gap_row(g) for g in found)
     else:
-        click.echo(format_gaps(found))
-
-
-GAP_COLUMNS = ("gap", "designated_by", "not_by", "keys", "name", "kind", "regimes", "listed_on", "age_days",
-               "comparable_regime", "near_miss", "near_miss_score", "state", "disposition", "needs_review")
-
-
-def gap_row(g: dict) -> dict:
-    best = max((m for ms in g["near_misses"].values() for m in ms), key=lambda m: m["score"], default=None)
-    return {
-        "gap": "; ".join(g["gaps"]), "designated_by": g["designated_by"], "not_by": "; ".join(g["not_by"]),
-        "keys": "; ".join(d["key"] for d in g["designations"]), "name": g["designations"][0]["name"],
-        "kind": g["designations"][0]["kind"], "regimes": "; ".join(g["regimes"]), "listed_on": g["listed_on"] or "",
-        "age_days": g["age_days"],
-        "comparable_regime": "; ".join(f"{b}:{'yes' if v else 'no'}" for b, v in g["comparable_regime"].items()),
-        "near_miss": best["key"] if best else "", "near_miss_score": best["score"] if best else "",
-        "state": g["state"], "disposition": "; ".join(sorted(set(g["disposition"].values()))),
-        "needs_review": "yes" if g["needs_review"] else "",
-    }
-
-
-def format_gaps(found: list[dict]) -> str:
-    if not found:
-        return "no gaps"
-    lines = [f"{len(found)} targets"]
-    for g in found:
-        row = gap_row(g)
-        age = (f"listed {row['listed_on']}, {row['age_days']} days ago" if row["listed_on"]
-               else f"no listing date published; gap seen for {row['age_days']} days")
-        lines.append(f"{row['gap']}  {row['name']} ({row['kind']}; {row['regimes'] or 'no regime'}; {age})")
-        lines.append(f"    comparable regime: {row['comparable_regime']}; gap {row['state']}, "
-                     f"disposition {row['disposition']}" + (" - NEEDS RE-REVIEW" if g["needs_review"] else ""))
-        for b, misses in g["near_misses"].items():
-            for m in misses:
-                lines.append(f"    near miss in {b}: {m['key']} {m['name']} (score {m['score']}, {m['band']})")
-    return "\n".join(lines)
-
-
-def format_matrix(counts: dict[str, dict[str, int]], regime: str | None) -> str:
-    columns = list(counts)
-    title = f"Open gaps{' for regime ' + regime if regime else ''} (row designates, column does not)"
-    lines = [title, "designated by \\ not by " + "".join(f"{c:>8}" for c in columns)]
-    for a, row in counts.items():
-        lines.append(f"{a:<24}" + "".join(f"{row[b]:>8}" if b in row else f"{'-':>8}" for b in columns))
-    return "\n".join(lines)
-
-
-def _emit_rows(rows: list[dict], fmt: str) -> None:
-    if fmt == "json":
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("no data")
-        return
-    if fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(rows[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-        return
-    header = list(rows[0])
-    click.echo("  ".join(f"{h}" for h in header))
-    for r in rows:
-        click.echo("  ".join("-" if r[h] is None else str(r[h]) for h in header))
+        click.echo(reports.format_gaps(found))
 
 
 @main.group("review")

@@ -12,6 +12,7 @@ from typing import Callable
 from sqlalchemy import func, select
 
 from sanctions import db, gaps, imports, matching, queries
+from sanctions.reports import format_gaps, format_matrix
 from sanctions.models import ClusterMember, Designation, IdentifierRow, NameRow
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -25,8 +26,6 @@ SAMPLE_FILES = (
 
 
 def run(url: str, echo: Callable[[str], None]) -> None:
-    from sanctions.cli import format_gaps, format_matrix
-
     engine = db.connect(url)
     echo(f"Importing the bundled sample lists into {url}\n")
     for source, path in SAMPLE_FILES:
