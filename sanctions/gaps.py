@@ -228,29 +228,41 @@ def _run_info(runs: dict[int, ImportRun], run_id: int | None) -> dict[str, Any] 
             "published_on": run.published_on.isoformat() if run.published_on else None}
 
 
-def near_misses(session: Session, target_keys: list[str], jurisdiction: str, limit: int = 3) -> list[dict[str, Any]]:
-    """B's designations closest to the target, outside it (below the link threshold or blocked)."""
-    keys = set(target_keys)
-    rows = session.execute(
-        select(MatchPair.key_a, MatchPair.key_b, MatchPair.score, MatchPair.band, MatchPair.explanation)
-        .where((MatchPair.key_a.in_(keys)) | (MatchPair.key_b.in_(keys)))
-        .order_by(MatchPair.score.desc())).all()
-    out = []
-    others = {}
-    for a, b, score, band, explanation in rows:
-        other = b if a in keys else a
-        if other in keys or other in others:
-            continue
-        others[other] = (score, band, explanation)
-    if not others:
-        return []
-    info = {k: (j, n) for k, j, n in session.execute(
-        select(Designation.key, Designation.jurisdiction, Designation.name).where(Designation.key.in_(others)))}
-    for other, (score, band, explanation) in others.items():
-        if info.get(other, (None,))[0] == jurisdiction:
-            out.append({"key": other, "name": info[other][1], "score": score, "band": band,
-                        "explanation": explanation})
-    return out[:limit]
+def near_misses(session: Session, targets: list[Target], limit: int = 3) -> dict[str, dict[str, list[dict]]]:
+    """Per target id and jurisdiction: the closest designations outside the target.
+
+    These are pairs the matcher scored below the link threshold (or links that
+    an officer's decision or a clustering rule kept apart).  One pass over the
+    scored pairs of all the targets at hand, not a query per gap.
+    """
+    member_of = {m.key: t.id for t in targets for m in t.members}
+    keys = sorted(member_of)
+    touching: dict[str, list[tuple[str, float, str, dict]]] = defaultdict(list)
+    for i in range(0, len(keys), 450):
+        chunk = keys[i : i + 450]
+        for a, b, score, band, explanation in session.execute(
+                select(MatchPair.key_a, MatchPair.key_b, MatchPair.score, MatchPair.band, MatchPair.explanation)
+                .where(MatchPair.key_a.in_(chunk) | MatchPair.key_b.in_(chunk))):
+            for own, other in ((a, b), (b, a)):
+                if own in member_of and member_of.get(other) != member_of[own]:
+                    touching[member_of[own]].append((other, score, band, explanation))
+    others = sorted({o for rows in touching.values() for o, *_ in rows})
+    info: dict[str, tuple[str, str]] = {}
+    for i in range(0, len(others), 900):
+        info.update({k: (j, n) for k, j, n in session.execute(
+            select(Designation.key, Designation.jurisdiction, Designation.name)
+            .where(Designation.key.in_(others[i : i + 900])))})
+    out: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for target_id, rows in touching.items():
+        seen: set[str] = set()
+        for other, score, band, explanation in sorted(rows, key=lambda r: -r[1]):
+            jurisdiction, name = info.get(other, ("", ""))
+            if other in seen or len(out[target_id][jurisdiction]) >= limit:
+                continue
+            seen.add(other)
+            out[target_id][jurisdiction].append({"key": other, "name": name, "score": score, "band": band,
+                                                 "explanation": explanation})
+    return out
 
 
 @dataclass
@@ -320,16 +332,20 @@ def find_gaps(session: Session, q: GapQuery, evidence: bool = False) -> list[dic
             "disposition": {g.id: g.disposition for g in gaps},
             "reason": {g.id: g.reason for g in gaps if g.reason},
             "needs_review": any(g.needs_review for g in gaps),
-            "near_misses": {g.not_by: near_misses(session, [m.key for m in target.members], g.not_by)
-                            for g in gaps},
+            "near_misses": {g.not_by: [] for g in gaps},
         }
         if entry["closed_on"]:
             entry["closed_on"] = entry["closed_on"].isoformat()
+        out.append((entry, target, side_a))
+    misses = near_misses(session, [target for _, target, _ in out])
+    for entry, target, side_a in out:
+        for b in entry["near_misses"]:
+            entry["near_misses"][b] = misses.get(target.id, {}).get(b, [])
         if evidence:
             entry["evidence"] = _evidence(session, side_a, entry["near_misses"], runs)
-        out.append(entry)
-    out.sort(key=lambda e: (e["listed_on"] or e["opened_on"], e["gaps"][0]))
-    return out
+    entries = [entry for entry, _, _ in out]
+    entries.sort(key=lambda e: (e["listed_on"] or e["opened_on"], e["gaps"][0]))
+    return entries
 
 
 def _evidence(session: Session, side_a: list[Member], misses: dict[str, list[dict]],
