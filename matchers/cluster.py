@@ -67,7 +67,8 @@ def cluster(
     for a, b in same:
         if a in clusters.parent and b in clusters.parent and allowed(a, b, forced=True):
             clusters.union(a, b)
-    for a, b, _score in sorted(links, key=lambda link: -link[2]):
+    # Strongest first; equal strengths in key order, so that every database gives the same targets.
+    for a, b, _score in sorted(links, key=lambda link: (-link[2], link[0], link[1])):
         if allowed(a, b, forced=False):
             clusters.union(a, b)
     return [members for members in clusters.members.values() if len(members) > 1]
