@@ -105,9 +105,11 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats,
             for j in postings:
                 if j != i:
                     shared[j] += weight
+        # Best shared weight first; ties in key order, whatever order the records came in.
         best = sorted(((w, j) for j, w in shared.items()
                        if records[j].jurisdiction != record.jurisdiction
-                       and _compatible_kinds(records[j].kind, record.kind)), reverse=True)
+                       and _compatible_kinds(records[j].kind, record.kind)),
+                      key=lambda wj: (-wj[0], records[wj[1]].key))
         for _, j in best[:MAX_PER_RECORD]:
             pairs.add((min(i, j), max(i, j)))
     return pairs

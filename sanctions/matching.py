@@ -54,6 +54,7 @@ def _load(session: Session, where=None) -> list[Loaded]:
     stmt = select(Designation.id, Designation.key, Designation.source, Designation.content_hash, Designation.content)
     if where is not None:
         stmt = stmt.where(where)
+    stmt = stmt.order_by(Designation.key)
     return [Loaded(i, k, s, h, features(designation_from_content(c)))
             for i, k, s, h, c in session.execute(stmt.execution_options(yield_per=2000))]
 
