@@ -12,11 +12,11 @@ import os
 from collections import Counter
 from typing import Callable
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 import importers
 from importers.common import ImportFailure
-from sanctions import store
+from sanctions import queries, store
 from sanctions.db import session_factory
 from sanctions.models import ImportRun
 from sanctions.regimes import regimes_for
@@ -68,12 +68,6 @@ def _record_failure(engine: Engine, source: str, location: str, started: dt.date
     return run
 
 
-def last_good_run(session, source: str) -> ImportRun | None:
-    return session.scalars(select(ImportRun).where(ImportRun.source == source,
-                                                   ImportRun.status.in_(("succeeded", "unchanged")))
-                           .order_by(ImportRun.id.desc()).limit(1)).first()
-
-
 def run_import(engine: Engine, source: str, location: str, *, force: bool = False, allow_shrink: bool = False,
                progress: Progress | None = None) -> ImportRun:
     """Import one publication; returns the finished run or raises ImportFailure/ShrinkRefused."""
@@ -85,7 +79,7 @@ def run_import(engine: Engine, source: str, location: str, *, force: bool = Fals
         files = importers.open_location(location, source)
         sha = files.sha256()
         with Session.begin() as session:
-            last = last_good_run(session, source)
+            last = queries.last_good_run(session, source)
             if not force and last is not None and last.sha256 == sha:
                 active = store.active_count(session, source)
                 run = ImportRun(source=source, format=last.format, location=where, sha256=sha, size=files.size,

@@ -43,6 +43,13 @@ def run_summary(run: ImportRun | None) -> dict[str, Any] | None:
     }
 
 
+def last_good_run(session: Session, source: str) -> ImportRun | None:
+    """The source's newest run that left good data: a successful import or an identical file."""
+    return session.scalars(select(ImportRun).where(ImportRun.source == source,
+                                                   ImportRun.status.in_(("succeeded", "unchanged")))
+                           .order_by(ImportRun.id.desc()).limit(1)).first()
+
+
 def sources_summary(session: Session) -> list[dict[str, Any]]:
     """Per source: the last run, the last good publication, active and removed counts."""
     counts: dict[tuple[str, str], int] = {
@@ -55,9 +62,7 @@ def sources_summary(session: Session) -> list[dict[str, Any]]:
     for source in SOURCES:
         last = session.scalars(select(ImportRun).where(ImportRun.source == source)
                                .order_by(ImportRun.id.desc()).limit(1)).first()
-        good = session.scalars(select(ImportRun).where(ImportRun.source == source,
-                                                       ImportRun.status.in_(("succeeded", "unchanged")))
-                               .order_by(ImportRun.id.desc()).limit(1)).first()
+        good = last_good_run(session, source)
         out.append({
             "source": source,
             "jurisdiction": SOURCES[source],
