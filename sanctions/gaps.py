@@ -118,11 +118,17 @@ def _contents(session: Session, keys: Iterable[str]) -> dict[str, dict[str, Any]
     return out
 
 
-def gap_material_hash(session: Session, target_keys: Iterable[str]) -> str:
-    contents = _contents(session, target_keys)
+def gap_material_hash(session: Session, gap: Gap) -> str:
+    """A fingerprint of what identifies jurisdiction A's side of a gap.
+
+    Recorded with a disposition; when it changes, the disposition needs re-review.
+    """
+    keys = target_keys(session, gap.anchor_key)
+    contents = _contents(session, keys)
     digest = hashlib.sha256()
     for key in sorted(contents):
-        digest.update(f"{key}:{material_fingerprint(contents[key])};".encode())
+        if contents[key].get("jurisdiction") == gap.designated_by:
+            digest.update(f"{key}:{material_fingerprint(contents[key])};".encode())
     return digest.hexdigest()
 
 
@@ -160,9 +166,7 @@ def refresh(session: Session, today: dt.date | None = None) -> dict[str, int]:
                             "closed_run_id": None, "needs_review": gap.needs_review or gap.disposition != "open"})
             counts["reopened"] += 1
         elif gap.disposition != "open" and gap.material_hash and gid in current and not gap.needs_review:
-            # Same rule as when the disposition was recorded (sanctions.review.set_gap_status).
-            keys = [m.key for m in current[gid][4].members if m.jurisdiction == gap.designated_by]
-            if gap_material_hash(session, keys) != gap.material_hash:
+            if gap_material_hash(session, gap) != gap.material_hash:
                 changes.append({"id": gid, "needs_review": True})
                 counts["flagged"] += 1
                 audit.append(session, "system", "gap-flagged", gid, {"needs_review": False}, {"needs_review": True},

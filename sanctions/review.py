@@ -86,11 +86,8 @@ def set_gap_status(engine: Engine, gap_id: str, status: str, by: str, reason: st
             allowed = ", ".join(sorted(TRANSITIONS[gap.disposition]))
             raise ReviewError(f"gap {gap_id} is {gap.disposition}; it can move to {allowed}")
         before = {"disposition": gap.disposition, "reason": gap.reason, "needs_review": gap.needs_review}
-        jurisdiction_of = dict(session.execute(select(Designation.key, Designation.jurisdiction).where(
-            Designation.key.in_(gaps.target_keys(session, gap.anchor_key)))).all())
-        side_a = [k for k, j in jurisdiction_of.items() if j == gap.designated_by]
         gap.disposition, gap.reason, gap.needs_review = status, reason, False
-        gap.material_hash = gaps.gap_material_hash(session, side_a or [gap.anchor_key])
+        gap.material_hash = gaps.gap_material_hash(session, gap)
         after = {"disposition": status, "reason": reason, "needs_review": False}
         audit.append(session, by, "gap-disposition", gap_id, before, after, note)
     return {"gap": gap_id, **after}
