@@ -39,6 +39,7 @@ from importers.common import (
     dedupe,
     element_to_dict,
     localname,
+    localname_attr,
     make_identifier,
     make_name,
     parse_day,
@@ -75,7 +76,7 @@ class Entity:
 
 
 def _attrs(el) -> dict[str, str]:
-    return {k.rsplit("}", 1)[-1]: v for k, v in el.attrib.items()}
+    return {localname_attr(k): v for k, v in el.attrib.items()}
 
 
 def _remarks(el) -> list[str]:

@@ -98,7 +98,7 @@ def run_import(engine: Engine, source: str, location: str, *, force: bool = Fals
     try:
         with Session.begin() as session:
             run = ImportRun(source=source, format=parsed.format, location=where, sha256=sha, size=files.size,
-                            published_on=store._date(parsed.published_on), started_at=started, status="running",
+                            published_on=store.to_date(parsed.published_on), started_at=started, status="running",
                             parsed=len(parsed.designations), warnings=[])
             session.add(run)
             session.flush()
@@ -114,7 +114,7 @@ def run_import(engine: Engine, source: str, location: str, *, force: bool = Fals
                 if progress:
                     progress("storing", done, total)
 
-            removed_on = store._date(parsed.published_on) or started.date()
+            removed_on = store.to_date(parsed.published_on) or started.date()
             store.apply_diff(session, run, diff, removed_on, step)
             run.added, run.amended = len(diff.added), len(diff.amended)
             run.relisted, run.removed, run.unchanged = len(diff.relisted), len(diff.removed), diff.unchanged

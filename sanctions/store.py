@@ -70,7 +70,7 @@ def content_hash(record: Record) -> str:
     return prepare(record).digest
 
 
-def _date(value: str | None) -> dt.date | None:
+def to_date(value: str | None) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
@@ -140,8 +140,8 @@ def _designation_values(item: Prepared) -> dict[str, Any]:
         "source_id": record.source_id,
         "kind": record.kind,
         "name": record.name,
-        "listed_on": _date(record.listed_on),
-        "updated_on": _date(record.updated_on),
+        "listed_on": to_date(record.listed_on),
+        "updated_on": to_date(record.updated_on),
         "programmes": record.programmes,
         "regimes": record.regimes,
         "legal_basis": record.legal_basis,
@@ -162,8 +162,8 @@ def _child_rows(designation_id: int, record: Record) -> Iterable[tuple[str, dict
         yield "names", {"designation_id": designation_id, "full": name.full, "type": name.type,
                         "script": name.script, "language": name.language, "parts": name.parts}
     for dob in record.birth_dates:
-        yield "birth_dates", {"designation_id": designation_id, "text": dob.text, "earliest": _date(dob.earliest),
-                              "latest": _date(dob.latest), "precision": dob.precision, "circa": dob.circa}
+        yield "birth_dates", {"designation_id": designation_id, "text": dob.text, "earliest": to_date(dob.earliest),
+                              "latest": to_date(dob.latest), "precision": dob.precision, "circa": dob.circa}
     for country in record.countries:
         yield "countries", {"designation_id": designation_id, "code": country.code, "role": country.role,
                             "text": country.text}
