@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from importers.common import ImportFailure
 from sanctions import audit, db, gaps, imports, matching, queries, reports, review, store
-from sanctions.schema import JURISDICTIONS, SOURCES
+from sanctions.schema import JURISDICTIONS, KINDS, SOURCES
 
 
 class Context:
@@ -183,7 +183,7 @@ JURISDICTION_CHOICE = click.Choice(list(JURISDICTIONS))
 @click.option("--not-by", multiple=True, type=click.Choice(list(JURISDICTIONS) + ["any"]),
               help="Jurisdiction B, which does not (repeat for gaps against all of them, or 'any').")
 @click.option("--regime", help="Only targets A designates under this regime code (e.g. russia).")
-@click.option("--kind", type=click.Choice(["person", "organization", "vessel", "aircraft"]))
+@click.option("--kind", type=click.Choice(KINDS))
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only gaps whose A listing (or opening) is this "
               "date or later.")
 @click.option("--status", default="open", show_default=True,

@@ -46,7 +46,3 @@ def regimes_for(jurisdiction: str, programme: str) -> tuple[str, ...] | None:
         if codes:
             return codes
     return None
-
-
-def all_codes() -> list[str]:
-    return sorted({code for codes in table().values() for code in codes})

@@ -21,8 +21,6 @@ SOURCES = {
     "un": "un",
 }
 KINDS = ("person", "organization", "vessel", "aircraft")
-NAME_TYPES = ("primary", "alias", "fka", "weak")
-COUNTRY_ROLES = ("nationality", "citizenship", "residence", "registration", "address", "flag", "birth")
 
 
 @dataclass
