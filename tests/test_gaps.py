@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 
 from sanctions import gaps, imports, matching, review
 from sanctions.cli import main
+from sanctions.demo import SAMPLE_FILES
 from sanctions.db import session_factory
 from sanctions.models import Gap, PairDecision
 from tests.conftest import SAMPLES
@@ -22,9 +23,7 @@ VOLODIN = "us-sdn:16714"  # a US Russia-related designation the UK sample does n
 
 
 def import_samples(engine, *, gb=None, us=None, only=None, force=False):
-    files = {"us-sdn": us or SAMPLES / "us", "gb": gb or SAMPLES / "gb" / "ConList.csv",
-             "ca": SAMPLES / "ca" / "sema-lmes.xml", "un": SAMPLES / "un" / "consolidated.xml",
-             "eu": SAMPLES / "eu" / "fsf.xml"}
+    files = {**dict(SAMPLE_FILES), **{s: p for s, p in (("us-sdn", us), ("gb", gb)) if p}}
     runs = {}
     for source, path in files.items():
         if only is None or source in only:

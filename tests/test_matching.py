@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from sanctions import gaps, imports, matching
 from sanctions.cli import main
+from sanctions.demo import SAMPLE_FILES
 from sanctions.db import session_factory
 from sanctions.models import ClusterMember, Gap, PairDecision
 from tests.conftest import SAMPLES, SHARED_DATA, real_file
@@ -34,9 +35,7 @@ def together(engine, *keys) -> bool:
 
 
 def import_samples(engine):
-    for source, path in (("us-sdn", SAMPLES / "us"), ("gb", SAMPLES / "gb" / "ConList.csv"),
-                         ("ca", SAMPLES / "ca" / "sema-lmes.xml"), ("un", SAMPLES / "un" / "consolidated.xml"),
-                         ("eu", SAMPLES / "eu" / "fsf.xml")):
+    for source, path in SAMPLE_FILES:
         imports.run_import(engine, source, str(path))
 
 
