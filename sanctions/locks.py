@@ -1,0 +1,87 @@
+"""Named writer locks that work on SQLite and PostgreSQL.
+
+Every write path takes the lock it needs before it writes: an import takes
+``import:<source>``, a match ``match``, a refresh ``refresh``.  A second
+writer waits up to ``timeout`` seconds, then gets ``LockTimeout`` with a
+message naming the lock, which the CLI prints as a one-line error.
+
+- PostgreSQL: a session-level advisory lock on a dedicated connection, keyed
+  by the lock name and the schema (two registries in one database do not
+  block each other).  A killed process loses its connection and so its lock.
+- SQLite: an exclusive ``flock`` on a file beside the database
+  (``<db>.<name>.lock``); the kernel releases it when the process dies.  An
+  in-memory database needs no lock (one process only).
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import time
+from typing import Iterator
+
+from sqlalchemy import Engine, text
+
+DEFAULT_TIMEOUT = 30.0
+POLL = 0.1
+
+
+class LockTimeout(Exception):
+    """Another writer held the lock for longer than the caller would wait."""
+
+
+def _pg_key(name: str, schema: str) -> int:
+    digest = hashlib.sha256(f"{schema}:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _sqlite_lock_path(engine: Engine, name: str) -> str | None:
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return None
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+    return f"{os.path.abspath(database)}.{safe}.lock"
+
+
+@contextlib.contextmanager
+def hold(engine: Engine, name: str, timeout: float = DEFAULT_TIMEOUT, what: str | None = None) -> Iterator[None]:
+    """Hold the named lock for the duration of the block (waiting at most ``timeout`` s)."""
+    what = what or name
+    deadline = time.monotonic() + timeout
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            schema = connection.execute(text("select current_schema()")).scalar() or "public"
+            key = _pg_key(name, schema)
+            connection.commit()
+            while not connection.execute(text("select pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                connection.commit()
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(f"{what} is busy: another process has held the '{name}' lock "
+                                      f"for more than {timeout:g} s; try again later")
+                time.sleep(POLL)
+            connection.commit()
+            try:
+                yield
+            finally:
+                connection.execute(text("select pg_advisory_unlock(:k)"), {"k": key})
+                connection.commit()
+        return
+    path = _sqlite_lock_path(engine, name)
+    if path is None:
+        yield
+        return
+    with open(path, "a+") as handle:
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(f"{what} is busy: another process has held the '{name}' lock "
+                                      f"for more than {timeout:g} s; try again later") from None
+                time.sleep(POLL)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
