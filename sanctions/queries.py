@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -158,3 +158,32 @@ def candidate_rows(session: Session, band: str = "review") -> Iterator[dict[str,
         yield {"key_a": pair.key_a, "key_b": pair.key_b, "score": pair.score,
                "name_a": names.get(pair.key_a, ""), "name_b": names.get(pair.key_b, ""),
                "explanation": json.dumps(pair.explanation, ensure_ascii=False, sort_keys=True)}
+
+
+# --- targets -----------------------------------------------------------------------
+# The interface every reader (web, reports, refresh) uses to go from designations to
+# targets and back.  Persistent target ids (issue 7) change what is behind these two
+# functions, not their signatures.
+
+def target_ids(session: Session, keys: Iterable[str]) -> dict[str, str]:
+    """Designation key -> id of the target it belongs to, for the keys that exist."""
+    keys = sorted(set(keys))
+    out: dict[str, str] = {}
+    for i in range(0, len(keys), 900):
+        chunk = keys[i : i + 900]
+        existing = set(session.scalars(select(Designation.key).where(Designation.key.in_(chunk))))
+        clustered = dict(session.execute(select(ClusterMember.designation_key, ClusterMember.cluster_id)
+                                         .where(ClusterMember.designation_key.in_(chunk))).all())
+        out.update({k: clustered.get(k, k) for k in existing})
+    return out
+
+
+def target_member_keys(session: Session, target_id: str) -> list[str]:
+    """The designation keys of one target, in key order; empty when there is no such target."""
+    keys = list(session.scalars(select(ClusterMember.designation_key)
+                                .where(ClusterMember.cluster_id == target_id)
+                                .order_by(ClusterMember.designation_key)))
+    if keys:
+        return keys
+    alone = session.scalar(select(Designation.key).where(Designation.key == target_id))
+    return [alone] if alone else []
