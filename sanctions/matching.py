@@ -4,29 +4,27 @@ Full mode recomputes everything.  Incremental mode (the default) rescores
 only designations whose content changed since the last match: it looks up
 the designations sharing a blocking key with them in ``match_key`` (an
 inverted index kept in the database), loads just those, scores the new
-pairs, and re-clusters from the stored links.  Officers' pair decisions
-(``pair_decision``) are applied on every clustering.
+pairs.  This is the match stage only: clustering into targets
+(``sanctions.targets``) and the gap refresh (``sanctions.gaps``) are the
+next stages, run in order by ``sanctions.pipeline``.
 """
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import Engine, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from matchers.candidates import MAX_EXACT_POSTINGS, MAX_TOKEN_SHARE, MIN_TOKEN_DF, TokenStats, blocking_keys, \
     candidate_pairs
-from matchers.cluster import cluster
 from matchers.features import MatchRecord, features
 from matchers.score import score_pair
-from sanctions import gaps
 from sanctions.config import MatchingConfig, matching_config
 from sanctions.db import session_factory
-from sanctions.models import ClusterMember, Designation, MatchKey, MatchPair, MatchRun, MatchState, PairDecision
+from sanctions.models import Designation, MatchKey, MatchPair, MatchRun, MatchState, TargetMember
 from sanctions.schema import designation_from_content
 
 CHUNK = 500
@@ -66,11 +64,6 @@ def _load_ids(session: Session, ids: Iterable[int]) -> list[Loaded]:
     return out
 
 
-def cluster_id(keys: set[str]) -> str:
-    """A target id that stays the same while the cluster keeps its smallest key."""
-    return "T" + hashlib.sha1(min(keys).encode()).hexdigest()[:12]
-
-
 def _pair_rows(loaded: list[Loaded], pairs: set[tuple[int, int]], stats: TokenStats,
                config: MatchingConfig, run_id: int) -> list[dict[str, Any]]:
     rows = []
@@ -97,41 +90,6 @@ def _write_keys(session: Session, loaded: list[Loaded]) -> None:
     states = [{"designation_id": item.id, "content_hash": item.content_hash} for item in loaded]
     for chunk in _chunks(states, 5000):
         connection.execute(MatchState.__table__.insert(), chunk)
-
-
-def decisions(session: Session) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Current officer decisions as (same pairs, different pairs)."""
-    same, different = [], []
-    for a, b, decision in session.execute(select(PairDecision.key_a, PairDecision.key_b, PairDecision.decision)
-                                          .where(PairDecision.current.is_(True))):
-        if decision == "same":
-            same.append((a, b))
-        elif decision == "different":
-            different.append((a, b))
-    return same, different
-
-
-def recluster(session: Session) -> int:
-    """Bring cluster_member in line with the stored links and the officers' decisions.
-
-    Only rows whose cluster changed are written: after an incremental match
-    almost every target is as it was.
-    """
-    sources = dict(session.execute(select(Designation.key, Designation.source)).all())
-    links = [(a, b, s) for a, b, s in session.execute(
-        select(MatchPair.key_a, MatchPair.key_b, MatchPair.strength).where(MatchPair.band == "link"))]
-    same, different = decisions(session)
-    clusters = cluster(sources, sources, links, same=same, different=different)
-    wanted = {k: cluster_id(members) for members in clusters for k in members}
-    stored = dict(session.execute(select(ClusterMember.designation_key, ClusterMember.cluster_id)).all())
-    stale = [k for k, c in stored.items() if wanted.get(k) != c]
-    fresh = [{"designation_key": k, "cluster_id": c} for k, c in wanted.items() if stored.get(k) != c]
-    connection = session.connection()
-    for chunk in _chunks(stale, 900):
-        connection.execute(delete(ClusterMember).where(ClusterMember.designation_key.in_(chunk)))
-    for chunk in _chunks(fresh, 5000):
-        connection.execute(ClusterMember.__table__.insert(), chunk)
-    return len(clusters)
 
 
 def _full(session: Session, run: MatchRun, config: MatchingConfig) -> None:
@@ -205,8 +163,15 @@ def _incremental(session: Session, run: MatchRun, config: MatchingConfig) -> Non
     run.candidates = len(pairs)
 
 
-def run_match(engine: Engine, full: bool = False, config: MatchingConfig | None = None) -> MatchRun:
-    """Match the store; one transaction, so readers never see half a match."""
+Progress = Callable[[str, int, int], None]
+
+
+def run_match(engine: Engine, full: bool = False, config: MatchingConfig | None = None,
+              progress: Progress | None = None) -> MatchRun:
+    """The match stage: score what changed (or everything); one transaction, so readers never see half a match.
+
+    It does not cluster or refresh gaps: ``pipeline.match`` runs those stages next.
+    """
     config = config or matching_config()
     Session = session_factory(engine)
     with Session.begin() as session:
@@ -215,13 +180,15 @@ def run_match(engine: Engine, full: bool = False, config: MatchingConfig | None 
         run = MatchRun(mode=mode, started_at=_now(), status="running", high=config.high, low=config.low)
         session.add(run)
         session.flush()
+        if progress:
+            progress(f"scoring ({mode})", 0, 1)
         (_full if mode == "full" else _incremental)(session, run, config)
-        run.clusters = recluster(session)
-        gaps.refresh(session)
         bands = dict(session.execute(select(MatchPair.band, func.count()).group_by(MatchPair.band)).all())
         run.linked, run.review = bands.get("link", 0), bands.get("review", 0)
         run.status = "succeeded"
         run.finished_at = _now()
+        if progress:
+            progress(f"scoring ({mode})", 1, 1)
     return run
 
 
@@ -246,8 +213,8 @@ def multi_jurisdiction_targets(session: Session) -> dict[int, int]:
     """How many targets are listed by 2, 3, … jurisdictions."""
     members = defaultdict(set)
     for cluster_key, jurisdiction in session.execute(
-            select(ClusterMember.cluster_id, Designation.jurisdiction)
-            .join(Designation, Designation.key == ClusterMember.designation_key)):
+            select(TargetMember.target_id, Designation.jurisdiction)
+            .join(Designation, Designation.key == TargetMember.designation_key)):
         members[cluster_key].add(jurisdiction)
     counts: dict[int, int] = defaultdict(int)
     for jurisdictions in members.values():
