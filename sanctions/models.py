@@ -190,6 +190,8 @@ class MatchRun(Base):
     clusters: Mapped[int] = mapped_column(default=0)
     high: Mapped[float] = mapped_column(default=0.0)
     low: Mapped[float] = mapped_column(default=0.0)
+    config: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # every matcher setting the run used
+    config_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class MatchState(Base):
@@ -199,6 +201,7 @@ class MatchState(Base):
 
     designation_id: Mapped[int] = mapped_column(ForeignKey("designation.id", ondelete="CASCADE"), primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64))
+    candidates: Mapped[str | None] = mapped_column(Text)  # its own best candidates, designation ids
 
 
 class MatchKey(Base):
