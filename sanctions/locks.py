@@ -23,8 +23,19 @@ from typing import Iterator
 
 from sqlalchemy import Engine, text
 
-DEFAULT_TIMEOUT = 30.0
 POLL = 0.1
+
+
+def default_timeout() -> float:
+    """Seconds a writer waits for another: ``$SANCTIONS_LOCK_TIMEOUT``, else 120 (a full match takes ~25 s)."""
+    try:
+        return float(os.environ.get("SANCTIONS_LOCK_TIMEOUT", "120"))
+    except ValueError:
+        raise LockTimeout(f"SANCTIONS_LOCK_TIMEOUT must be a number of seconds, not "
+                          f"{os.environ['SANCTIONS_LOCK_TIMEOUT']!r}") from None
+
+
+DEFAULT_TIMEOUT = None  # hold() uses default_timeout() when given None
 
 
 class LockTimeout(Exception):
@@ -45,9 +56,11 @@ def _sqlite_lock_path(engine: Engine, name: str) -> str | None:
 
 
 @contextlib.contextmanager
-def hold(engine: Engine, name: str, timeout: float = DEFAULT_TIMEOUT, what: str | None = None) -> Iterator[None]:
+def hold(engine: Engine, name: str, timeout: float | None = DEFAULT_TIMEOUT, what: str | None = None
+         ) -> Iterator[None]:
     """Hold the named lock for the duration of the block (waiting at most ``timeout`` s)."""
     what = what or name
+    timeout = default_timeout() if timeout is None else timeout
     deadline = time.monotonic() + timeout
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
