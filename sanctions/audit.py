@@ -7,8 +7,9 @@ Triggers can be dropped by whoever owns the table, so each entry also stores
 (``prev_hash``), and a one-row ``audit_head`` records how many entries the
 chain has and the last hash.  ``verify`` recomputes the chain and names the
 first entry that was altered, deleted, inserted or back-dated, and a log
-that was cut short or emptied.  ``append`` checks the tail first and refuses
-to extend a broken chain, so tampering cannot be buried under new entries.
+that was cut short or emptied.  ``append`` checks the tail on every call
+and the whole chain once per session, and refuses to extend a broken chain,
+so tampering cannot be buried under new entries.
 
 What the chain cannot catch on its own: someone who can write the database
 *and* recompute every later hash and the head.  Against that, run the
@@ -100,6 +101,14 @@ def append(session: Session, actor: str, action: str, subject: str, before: dict
         raise AuditChainBroken("the audit log's chain head is missing; the log was changed outside the "
                                "application (run 'sanctions audit verify'); nothing appended")
     last = _check_tail(session, head)
+    if not session.info.get("audit_chain_verified"):
+        # The whole chain once per session (one writing command), the tail on every append: an entry
+        # forged anywhere stops the next command from appending, at the cost of one pass per command.
+        result = verify(session)
+        if not result.ok:
+            raise AuditChainBroken(f"the audit log is broken: {result.problem} (see 'sanctions audit verify'); "
+                                   f"nothing appended")
+        session.info["audit_chain_verified"] = True
     at = _now()
     if last is not None and at < last.at:  # a clock stepped back must not look like a back-dated entry
         at = last.at
