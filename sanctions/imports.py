@@ -186,8 +186,10 @@ def _import_locked(engine: Engine, attempt: _Attempt, location: str, *, force: b
     warnings = list(parsed.warnings) + apply_crosswalk(parsed)
     record_warnings = [f"{r.key}: {w}" for r in parsed.designations for w in r.warnings]
     items = [store.prepare(r) for r in parsed.designations]
-    with Session.begin() as session:
-        # The diff is computed inside the transaction that writes it, under the source's lock.
+    # The diff is computed inside the transaction that writes it, under the source's lock, and the
+    # 'match' lock keeps a running match or review decision from interleaving with these writes.
+    with locks.hold(engine, "match", what=f"the import of {source} (waiting for a match or review decision)"), \
+            Session.begin() as session:
         active = store.active_count(session, source)
         warnings = _check_partial(parsed, attempt, allow_partial, expected_minimum, active, missing) + warnings
         run = ImportRun(source=source, format=parsed.format, location=where, sha256=sha, size=files.size,

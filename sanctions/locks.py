@@ -8,6 +8,10 @@ message naming the lock, which the CLI prints as a one-line error.
 - PostgreSQL: a session-level advisory lock on a dedicated connection, keyed
   by the lock name and the schema (two registries in one database do not
   block each other).  A killed process loses its connection and so its lock.
+- An import also takes ``match`` around its write transaction (not while it
+  downloads and parses), so an import and a match or a review decision
+  never interleave their writes: the store always ends as one of the serial
+  orders.  Lock order is always ``import:<source>`` then ``match``.
 - SQLite: an exclusive ``flock`` on a file beside the database
   (``<db>.<name>.lock``); the kernel releases it when the process dies.  An
   in-memory database needs no lock (one process only).
@@ -18,6 +22,7 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import threading
 import time
 from typing import Iterator
 
@@ -55,10 +60,34 @@ def _sqlite_lock_path(engine: Engine, name: str) -> str | None:
     return f"{os.path.abspath(database)}.{safe}.lock"
 
 
+# Locks this thread holds, so that a stage called under a lock its caller already took (the refresh
+# runs an import that takes 'match' for its writes, say) does not wait for itself.
+_held = threading.local()
+
+
 @contextlib.contextmanager
 def hold(engine: Engine, name: str, timeout: float | None = DEFAULT_TIMEOUT, what: str | None = None
          ) -> Iterator[None]:
-    """Hold the named lock for the duration of the block (waiting at most ``timeout`` s)."""
+    """Hold the named lock for the duration of the block (waiting at most ``timeout`` s).
+
+    Re-entrant within one thread: an inner ``hold`` of a lock the thread
+    already holds (same database, same name) passes straight through.
+    """
+    held = _held.__dict__.setdefault("names", set())
+    key = (engine.url.render_as_string(hide_password=False), name)
+    if key in held:
+        yield
+        return
+    held.add(key)
+    try:
+        with _acquire(engine, name, timeout, what):
+            yield
+    finally:
+        held.discard(key)
+
+
+@contextlib.contextmanager
+def _acquire(engine: Engine, name: str, timeout: float | None, what: str | None) -> Iterator[None]:
     what = what or name
     timeout = default_timeout() if timeout is None else timeout
     deadline = time.monotonic() + timeout

@@ -6,9 +6,11 @@ and bad option combinations are refused with the valid choices.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sqlite3
+import threading
 
 import pytest
 from click.testing import CliRunner
@@ -105,8 +107,28 @@ def store_sha(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@contextlib.contextmanager
+def held_by_another_writer(engine, name):
+    """Hold a lock from another thread (a lock is re-entrant within its own thread)."""
+    taken, release = threading.Event(), threading.Event()
+
+    def holder():
+        with locks.hold(engine, name):
+            taken.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    assert taken.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join()
+
+
 def test_lock_timeout_is_recorded_as_a_failed_run(engine, db_url):
-    with locks.hold(engine, "import:un"):
+    with held_by_another_writer(engine, "import:un"):
         result = cli("--db", db_url, "import", "un", str(UN_SAMPLE), env={"SANCTIONS_LOCK_TIMEOUT": "0.3"})
     assert_one_line_error(result, "the import of un is busy", "'import:un' lock", "0.3 s")
     run = last_run(engine)
