@@ -364,6 +364,9 @@ def parse_xml(path: str, data: bytes) -> etree._Element:
     """Parse a whole XML document, turning syntax errors into ImportFailure."""
     if not data.strip():
         raise ImportFailure(path, "the file is empty")
+    from importers.xmlsafety import check_no_dtd  # here, not at the top: xmlsafety imports this module
+
+    check_no_dtd(path, data)
     parser = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True)
     try:
         return etree.fromstring(data, parser)
