@@ -68,6 +68,7 @@ def _record_failure(engine: Engine, source: str, location: str, started: dt.date
     return run
 
 
+@store.gc_paused
 def run_import(engine: Engine, source: str, location: str, *, force: bool = False, allow_shrink: bool = False,
                progress: Progress | None = None) -> ImportRun:
     """Import one publication; returns the finished run or raises ImportFailure/ShrinkRefused."""
