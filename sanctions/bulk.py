@@ -28,7 +28,13 @@ from sqlalchemy import JSON, Boolean, Connection, Date, Table, text
 _encode = json.JSONEncoder().encode  # what json.dumps does, without re-checking its options per value
 
 
+class Encoded(str):
+    """JSON text the caller has encoded already (for its hash): stored as it is."""
+
+
 def _json(value: Any) -> str:
+    if isinstance(value, Encoded):
+        return value
     # Most list and dict columns of a row are empty: skip the encoder for those.
     if not value and isinstance(value, (list, dict)):
         return "[]" if isinstance(value, list) else "{}"

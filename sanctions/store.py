@@ -56,27 +56,43 @@ class Diff:
 
 @dataclass
 class Prepared:
-    """A parsed record with its JSON content and content hash, computed once."""
+    """A parsed record with its content, its JSON text and its content hash, computed once.
+
+    The JSON texts are what the hash is taken over and also what is stored,
+    so each record is encoded once per import rather than once for the hash
+    and again for the database.
+    """
 
     record: Record
     content: dict[str, Any]
     digest: str
+    content_json: str = ""
+    raw_json: str = ""
 
     @property
     def key(self) -> str:
         return self.record.key
 
 
+_content_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+_raw_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str, sort_keys=True)
+
+
 def _canonical(value: Any) -> str:
     # Object keys sorted: a publisher that reorders its columns reorders the keys
     # of the raw rows (DictReader) but changes nothing, so the hash must not move.
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), default=str)
+    return _raw_encoder.encode(value)
 
 
 def prepare(record: Record) -> Prepared:
     content = record.content()
-    payload = _canonical([content, record.raw])
-    return Prepared(record, content, hashlib.sha256(payload.encode()).hexdigest())
+    # The content's key order is the schema's field order and the importers' own
+    # fixed order, never the publisher's, so it is hashed as it is stored; the raw
+    # record follows the publisher's columns and is hashed (and stored) with sorted keys.
+    content_json = _content_encoder.encode(content)
+    raw_json = _canonical(record.raw)
+    digest = hashlib.sha256(f"{content_json}\n{raw_json}".encode()).hexdigest()
+    return Prepared(record, content, digest, content_json, raw_json)
 
 
 def content_hash(record: Record) -> str:
@@ -146,7 +162,7 @@ def compute_diff(session: Session, source: str, items: list[Prepared]) -> Diff:
             old_content[row_id], old_raw[row_id] = content, raw
     for item, row_id, status in changed:
         fields, before, after = changed_fields(old_content[row_id], item.content)
-        if status == "active" and not fields and _canonical(old_raw[row_id]) == _canonical(item.record.raw):
+        if status == "active" and not fields and _canonical(old_raw[row_id]) == item.raw_json:
             diff.rehashed.append((row_id, item.digest))
             diff.unchanged += 1
             continue
@@ -242,8 +258,9 @@ def apply_diff(session: Session, run: ImportRun, diff: Diff, removed_on: dt.date
     for start, chunk in zip(range(0, len(diff.added), ADD_CHUNK), _chunks(diff.added, ADD_CHUNK)):
         chunk_ids = ids[start:start + len(chunk)]
         bulk.insert(connection, table, [
-            {**_designation_values(r), "id": row_id, "status": "active", "first_run_id": run.id,
-             "changed_run_id": run.id, "removed_on": None, "removed_run_id": None}
+            {**_designation_values(r), "content": bulk.Encoded(r.content_json), "raw": bulk.Encoded(r.raw_json),
+             "id": row_id, "status": "active", "first_run_id": run.id, "changed_run_id": run.id,
+             "removed_on": None, "removed_run_id": None}
             for row_id, r in zip(chunk_ids, chunk)])
         _insert_children(session, list(zip(chunk_ids, chunk)))
         changes += [{"run_id": run.id, "designation_id": row_id, "key": r.key, "change": "added",
