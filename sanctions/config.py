@@ -219,7 +219,7 @@ def load(path: str | Path | None = None, options: dict[tuple[str, str], Any] | N
     environ = os.environ if environ is None else environ
     if path is None:
         path = config_path()
-    path = Path(path) if path is not None else None
+    path = Path(path).resolve() if path is not None else None
     values: dict[tuple[str, str], Setting] = {k: Setting(v, "default") for k, v in DEFAULTS.items()}
     defaults = dict(DEFAULTS)
     for source in SOURCES:
