@@ -79,3 +79,42 @@ def test_refresh_end_to_end(engine, tmp_path):
         assert [r for r in runs if r.status == "succeeded"].count(("un", "succeeded")) == 2
         assert session.scalar(select(func.count()).select_from(Download)) == 18
         assert [r.status for r in session.scalars(select(Refresh).order_by(Refresh.id))] == ["succeeded"] * 3
+
+
+def test_readers_see_whole_publications_during_a_refresh(engine, tmp_path):
+    """A reader (the web app) polling during a refresh sees the UN list either absent or whole, never half."""
+    import threading
+
+    with Publisher() as publisher:
+        serve(publisher, ["un"])
+        settings = settings_for(tmp_path, publisher, ["un"])
+        seen, done = [], threading.Event()
+
+        def read() -> None:
+            Session = session_factory(engine)
+            while not done.is_set():
+                with Session() as session:
+                    seen.append(session.scalar(select(func.count()).select_from(Designation)
+                                               .where(Designation.source == "un")))
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        try:
+            result = refresh.run(engine, settings, log=quiet())
+        finally:
+            done.set()
+            reader.join()
+    assert result.exit_code == refresh.EXIT_OK
+    assert set(seen) <= {0, 1003} and len(seen) > 5, (len(seen), set(seen))
+
+
+def test_refresh_of_a_source_without_url(engine, db_url, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from sanctions.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SANCTIONS_CONFIG", raising=False)
+    result = CliRunner().invoke(main, ["--db", db_url, "refresh", "--source", "eu"])
+    assert result.exit_code == refresh.EXIT_FAILED
+    assert "refresh not run: no URL configured for eu: set [sources.eu] url" in result.stderr
