@@ -33,7 +33,7 @@ from sqlalchemy import Engine, func, select, update
 
 import importers
 from importers.common import ImportFailure
-from sanctions import changes, fetch, locks, mail, pipeline, queries, store
+from sanctions import changes, expectations, fetch, imports, locks, mail, pipeline, queries, store
 from sanctions.config import Settings
 from sanctions.db import session_factory
 from sanctions.eventlog import EventLog
@@ -205,8 +205,9 @@ def refresh_source(engine: Engine, settings: Settings, source: str, log: EventLo
         return outcome
     log.event("import.start", source=source, file=fetched.path)
     try:
-        run = pipeline.import_source(engine, source, str(fetched.path))
-    except store.ShrinkRefused as exc:
+        run = pipeline.import_source(engine, source, str(fetched.path),
+                                     expected_minimum=expectations.expected_minimum(source))
+    except (store.ShrinkRefused, imports.PartialRefused) as exc:
         outcome.outcome, outcome.reason = "refused", f"{url}: {exc}"
     except ImportFailure as exc:
         outcome.outcome, outcome.reason = "failed", f"{url}: import failed: {exc}"
