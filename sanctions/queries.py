@@ -187,3 +187,24 @@ def target_member_keys(session: Session, target_id: str) -> list[str]:
         return keys
     alone = session.scalar(select(Designation.key).where(Designation.key == target_id))
     return [alone] if alone else []
+
+
+def targets_members(session: Session, target_ids: Iterable[str]) -> dict[str, list[str]]:
+    """Target id -> its designation keys in key order, for many targets in one go (search results).
+
+    The bulk form of ``target_member_keys``: the two change together when
+    persistent target ids replace what is behind them.
+    """
+    ids = sorted(set(target_ids))
+    out: dict[str, list[str]] = {}
+    for i in range(0, len(ids), 900):
+        chunk = ids[i : i + 900]
+        for cluster_id, key in session.execute(select(ClusterMember.cluster_id, ClusterMember.designation_key)
+                                               .where(ClusterMember.cluster_id.in_(chunk))
+                                               .order_by(ClusterMember.designation_key)):
+            out.setdefault(cluster_id, []).append(key)
+        alone = set(chunk) - set(out)
+        if alone:
+            for key in session.scalars(select(Designation.key).where(Designation.key.in_(sorted(alone)))):
+                out[key] = [key]
+    return out

@@ -12,10 +12,12 @@ twin call the same function, so they can never disagree.
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from sanctions import db
 from web import errors, database
@@ -33,8 +35,25 @@ NAV_LINKS = [
 ]
 
 
+class JSONProvider(DefaultJSONProvider):
+    """ISO dates in every JSON answer (Flask's default is the HTTP date format)."""
+
+    sort_keys = False
+    ensure_ascii = False
+
+    @staticmethod
+    def default(o):
+        if isinstance(o, (dt.date, dt.datetime)):
+            return o.isoformat()
+        return DefaultJSONProvider.default(o)
+
+
+class RegistryApp(Flask):
+    json_provider_class = JSONProvider
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__)
+    app = RegistryApp(__name__)
     app.config.update(
         SANCTIONS_DB=db.database_url(None),
         JSON_SORT_KEYS=False,
@@ -42,8 +61,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SECRET_KEY=os.environ.get("SANCTIONS_SECRET_KEY") or os.urandom(32),
     )
     app.config.update(config or {})
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
     database.init_app(app)
     errors.init_app(app)
     for blueprint in BLUEPRINTS:

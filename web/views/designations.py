@@ -5,7 +5,7 @@ import json
 
 from flask import Blueprint, render_template
 
-from sanctions import queries
+from sanctions import queries, target_view
 from web import database
 from web.errors import not_found
 
@@ -22,6 +22,7 @@ def load(key: str) -> dict:
 @bp.get("/designations/<path:key>")
 def page(key: str):
     detail = load(key)
+    detail["publisher_link"] = target_view.publisher_link(detail["source"], detail["source_id"])
     target = queries.target_ids(database.session(), [key]).get(key)
     raw = json.dumps(detail["raw"], ensure_ascii=False, indent=2, sort_keys=True)
     return render_template("designation.html", d=detail, target_id=target, raw=raw)
