@@ -326,3 +326,32 @@ def test_assets_are_served_by_the_app(client):
     page = client.get("/").get_data(as_text=True)
     assert not re.search(r'(?:href|src)="(?:https?:)?//', page.split("<main")[0])
     assert client.get("/static/style.css").status_code == 200
+
+
+# --- sanctions serve, demo ----------------------------------------------------------
+
+def test_serve_command_runs_the_app_on_the_given_address(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+    from flask import Flask
+    from sanctions.cli import main
+
+    calls = []
+    monkeypatch.setattr(Flask, "run", lambda self, **kw: calls.append((self, kw)))
+    url = f"sqlite:///{tmp_path / 'serve.db'}"
+    result = CliRunner().invoke(main, ["--db", url, "serve", "--host", "0.0.0.0", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert "http://0.0.0.0:8123/" in result.output
+    app, kwargs = calls[0]
+    assert kwargs["host"] == "0.0.0.0" and kwargs["port"] == 8123 and app.config["SANCTIONS_DB"] == url
+    bad = CliRunner().invoke(main, ["--db", url, "serve", "--port", "70000"])
+    assert bad.exit_code == 2 and "70000" in bad.output
+
+
+def test_demo_ends_with_the_serve_command(tmp_path):
+    from sanctions import demo
+
+    lines: list[str] = []
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    demo.run(url, lines.append)
+    assert lines[-2] == f"\nBrowse it on the web: sanctions --db {url} serve"
+    assert lines[-1] == "then open http://127.0.0.1:5000/"
