@@ -44,12 +44,27 @@ ROOT = "data-set"
 _LANGUAGE_LABEL = re.compile(r"^\s*([A-Z][a-z]+)\s*:\s*")
 
 
+# Runs of spaces, commas and hyphens become one hyphen: the publisher writes both
+# "1, Part 1.1" and "1,Part 3", and a spacing fix on its side must not change a key
+# (a changed key reads as one record delisted and another added).  Idempotent, so
+# migration 0004 can apply it to keys already stored.
+_SEPARATORS = re.compile(r"[\s,-]+")
+
+
 def regime_key(country: str) -> str:
-    return country.split(" / ")[0].strip().lower().replace(" ", "-")
+    return _SEPARATORS.sub("-", country.split(" / ")[0].strip().lower()).strip("-")
 
 
 def schedule_key(schedule: str | None) -> str:
-    return (schedule or "").strip().lower().replace(", ", "-").replace(" ", "-")
+    return _SEPARATORS.sub("-", (schedule or "").strip().lower()).strip("-")
+
+
+def normalise_key(key: str) -> str:
+    """A stored ``ca:`` key in today's form (used by migration 0004); other keys unchanged."""
+    if not key.startswith("ca:") or key.count("/") < 2:
+        return key
+    regime, schedule, item = key[3:].split("/", 2)
+    return f"ca:{regime_key(regime)}/{schedule_key(schedule)}/{item.strip()}"
 
 
 def parse(files: SourceFiles, source: str) -> ParsedList:

@@ -8,13 +8,14 @@ from __future__ import annotations
 import csv
 import json
 import sys
+import threading
 import time
 
 import click
 from sqlalchemy.orm import Session
 
 from importers.common import ImportFailure
-from sanctions import audit, db, gaps, imports, matching, queries, reports, review, store
+from sanctions import audit, db, gap_queries, gaps, imports, locks, matching, pipeline, queries, reports, review, store
 from sanctions.schema import JURISDICTIONS, KINDS, SOURCES
 
 
@@ -64,6 +65,49 @@ def _progress_printer():
     def close() -> None:
         if state.get("bar") is not None:
             state["bar"].__exit__(None, None, None)
+
+    return update, close
+
+
+MATCH_STAGES = 3  # scoring, clustering, gaps
+
+
+def _stage_printer():
+    """The match's progress bar: one step per stage, the stage and its seconds redrawn twice a second.
+
+    Scoring gives no finer count than "started" and "done", so a heartbeat
+    keeps the line alive during the long full match.  Nothing off a terminal.
+    """
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    state = {"phase": "", "since": time.perf_counter(), "done": set()}
+    stop = threading.Event()
+    bar = click.progressbar(length=MATCH_STAGES, label="match", file=sys.stderr, show_eta=False,
+                            item_show_func=lambda _item: f"{state['phase']} {time.perf_counter() - state['since']:.0f} s")
+    bar.__enter__()
+    lock = threading.Lock()
+
+    def beat() -> None:
+        while not stop.wait(0.5):
+            with lock:
+                bar.render_progress()
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+
+    def update(phase: str, done: int, total: int) -> None:
+        with lock:
+            if phase != state["phase"]:
+                state["phase"], state["since"] = phase, time.perf_counter()
+            if done >= total and phase not in state["done"]:
+                state["done"].add(phase)
+                bar.update(1)
+            bar.render_progress()
+
+    def close() -> None:
+        stop.set()
+        thread.join()
+        bar.__exit__(None, None, None)
 
     return update, close
 
@@ -146,10 +190,13 @@ def show_command(obj: Context, key: str) -> None:
 def match_command(obj: Context, full: bool) -> None:
     """Find the same target across jurisdictions (incremental by default)."""
     started = time.perf_counter()
+    progress, close = _stage_printer()
     try:
-        run = matching.run_match(obj.engine, full=full)
-    except ValueError as exc:  # a bad configuration file
+        run = pipeline.match(obj.engine, full=full, progress=progress)
+    except (ValueError, locks.LockTimeout) as exc:  # a bad configuration file, another writer
         raise click.ClickException(str(exc)) from None
+    finally:
+        close()
     with obj.session() as session:
         targets = matching.multi_jurisdiction_targets(session)
     click.echo(f"match run {run.id} ({run.mode}): {run.designations} designations, {run.changed} new or changed, "
@@ -197,32 +244,35 @@ def gaps_command(obj: Context, designated_by, not_by, regime, kind, since, statu
     """Targets one jurisdiction designates and another does not."""
     with obj.session() as session:
         if matrix:
-            counts = gaps.matrix(session, regime)
+            counts = gap_queries.matrix(session, regime)
             if fmt == "json":
                 click.echo(json.dumps(counts, indent=2))
             else:
                 click.echo(reports.format_matrix(counts, regime))
             return
         if stats:
-            rows = gaps.alignment_stats(session)
+            rows = gap_queries.alignment_stats(session)
             if regime:
                 rows = [r for r in rows if r["regime"] == regime]
             reports.emit_rows(rows, fmt)
             return
         if not designated_by or not not_by:
             raise click.UsageError("give --designated-by and --not-by (or --matrix, or --stats)")
-        query = gaps.GapQuery(designated_by=designated_by, not_by=list(not_by) if "any" not in not_by else ["any"],
-                              regime=regime, kind=kind, since=since.date() if since else None, status=status,
-                              gap_kind="delisted" if delisted else "missing")
-        found = gaps.find_gaps(session, query, evidence=fmt == "json")
-    if fmt == "json":
-        click.echo(json.dumps(found, indent=2, ensure_ascii=False, default=str))
-    elif fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=reports.GAP_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(reports.gap_row(g) for g in found)
-    else:
-        click.echo(reports.format_gaps(found))
+        query = gap_queries.GapQuery(designated_by=designated_by,
+                                     not_by=list(not_by) if "any" not in not_by else ["any"], regime=regime,
+                                     kind=kind, since=since.date() if since else None, status=status,
+                                     gap_kind="delisted" if delisted else "missing")
+        # Entries arrive a batch of targets at a time and are written as they come: the JSON
+        # evidence pack of a large report is never held whole in memory.
+        found = gap_queries.iter_gaps(session, query, evidence=fmt == "json")
+        if fmt == "json":
+            reports.stream_json(found, sys.stdout)
+        elif fmt == "csv":
+            writer = csv.DictWriter(sys.stdout, fieldnames=reports.GAP_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(reports.gap_row(g) for g in found)
+        else:
+            click.echo(reports.format_gaps(list(found)))
 
 
 @main.group("review")
@@ -240,12 +290,14 @@ def review_group() -> None:
 def review_pair(obj: Context, key1, key2, decision, by, note):
     """Decide whether two designations are the same target; clustering follows at once."""
     try:
-        result = review.decide_pair(obj.engine, key1, key2, decision, by, note)
-    except review.ReviewError as exc:
+        result = pipeline.decide_pair(obj.engine, key1, key2, decision, by, note)
+    except (review.ReviewError, locks.LockTimeout) as exc:
         raise click.ClickException(str(exc)) from None
     gap_counts = result["gaps"]
-    click.echo(f"{result['pair'][0]} {result['pair'][1]}: {decision} (by {by}); {result['clusters']} targets; "
-               f"gaps opened {gap_counts['opened']}, closed {gap_counts['closed']}")
+    click.echo(f"{result['pair'][0]} {result['pair'][1]}: {decision} (by {by}); "
+               f"target{'s' if len(result['targets']) > 1 else ''} {', '.join(result['targets'])}; "
+               f"gaps opened {gap_counts['opened']}, closed {gap_counts['closed']}, "
+               f"carried {gap_counts['carried']}")
 
 
 @review_group.command("gap")
@@ -258,10 +310,10 @@ def review_pair(obj: Context, key1, key2, decision, by, note):
 def review_gap(obj: Context, gap_id, status, by, reason, note):
     """Move a gap through open -> under-review -> confirmed | dismissed."""
     try:
-        result = review.set_gap_status(obj.engine, gap_id, status, by, reason, note)
-    except review.ReviewError as exc:
+        result = pipeline.set_gap_status(obj.engine, gap_id, status, by, reason, note)
+    except (review.ReviewError, locks.LockTimeout) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{gap_id}: {result['disposition']}" + (f" ({reason})" if reason else "") + f" by {by}")
+    click.echo(f"{result['gap']}: {result['disposition']}" + (f" ({reason})" if reason else "") + f" by {by}")
 
 
 @main.command("audit")
@@ -315,7 +367,7 @@ DEMO_URL = "sqlite:///sanctions-demo.db"
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="File (default stdout).")
 @pass_context
 def export_clusters(obj: Context, fmt: str, output) -> None:
-    """Targets: one row `cluster,key` per designation in a cluster of two or more."""
+    """Targets: one row `cluster,key` (persistent target id, designation) per target of two or more."""
     with obj.session() as session:
         writer = csv.writer(output, lineterminator="\n")
         writer.writerow(["cluster", "key"])
