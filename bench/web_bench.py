@@ -33,7 +33,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
-from sanctions import db, imports, matching
+from sanctions import db, imports, pipeline
 
 REPO = Path(__file__).resolve().parents[1]
 FILES = [
@@ -66,7 +66,7 @@ def load(url: str, lists: Path) -> None:
     for source, rel in FILES:
         imports.run_import(engine, source, str(lists / rel))
     imported = time.perf_counter() - start
-    matching.run_match(engine)
+    pipeline.match(engine)
     print(f"  loaded: imports with search index {imported:.1f} s, match {time.perf_counter() - start - imported:.1f} s")
     engine.dispose()
 

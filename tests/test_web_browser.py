@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from sanctions import db, imports, matching
+from sanctions import db, imports, pipeline
 from sanctions.demo import SAMPLE_FILES
 from tests.test_web import hostile_un_file
 
@@ -33,7 +33,7 @@ def base_url(tmp_path_factory):
     engine = db.connect(url)
     for source, path in SAMPLE_FILES:
         imports.run_import(engine, source, str(hostile_un_file(tmp) if source == "un" else path))
-    matching.run_match(engine)
+    pipeline.match(engine)
     engine.dispose()
     server = make_server("127.0.0.1", 0, create_app({"SANCTIONS_DB": url}), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

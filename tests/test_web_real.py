@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from sanctions import db, imports, matching
+from sanctions import db, imports, pipeline
 from tests.conftest import real_file
 from tests.web_support import module_database
 from web import create_app
@@ -30,7 +30,7 @@ def client(request, tmp_path_factory):
         engine = db.connect(url)
         for source, path in files:
             assert imports.run_import(engine, source, str(path)).status == "succeeded"
-        matching.run_match(engine)
+        pipeline.match(engine)
         engine.dispose()
         app = create_app({"SANCTIONS_DB": url, "TESTING": True})
         yield app.test_client()
