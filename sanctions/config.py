@@ -154,7 +154,7 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("smtp", "sender"): "sanctions-registry@localhost",
     ("smtp", "to"): [],
     ("web", "host"): "127.0.0.1",
-    ("web", "port"): 8000,
+    ("web", "port"): 5000,
     ("web", "secret_key"): None,
     ("log", "format"): "logfmt",           # logfmt or json, one line per event on stderr
     ("log", "level"): "info",
