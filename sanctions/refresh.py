@@ -163,10 +163,13 @@ def refresh_source(engine: Engine, settings: Settings, source: str, log: EventLo
     Session = session_factory(engine)
     with Session() as session:
         previous = _last_good_download(session, source, url)
-        have_data = queries.last_good_run(session, source) is not None
-    # Validators only if the store still holds what they describe.
-    etag = previous.etag if previous and have_data else None
-    last_modified = previous.last_modified if previous and have_data else None
+        stored = queries.last_good_run(session, source)
+    # Send the validators back only if the store still holds the file they describe: after a
+    # restore (``sanctions import SOURCE <sha256>``) or a manual import, fetch the publication again.
+    current = previous is not None and stored is not None and stored.location in (previous.url,
+                                                                                  previous.archive_path)
+    etag = previous.etag if current else None
+    last_modified = previous.last_modified if current else None
     log.event("fetch.start", source=source, url=url, conditional=bool(etag or last_modified))
 
     def on_retry(attempt: int, problem: str, delay: float) -> None:

@@ -72,6 +72,11 @@ def test_refresh_changes_check_and_restore(engine, db_url, tmp_path, monkeypatch
         missing = cli(db_url, "import", "un", "ab" * 32)
         assert missing.exit_code == 1 and f"no archived file with SHA-256 {'ab' * 32}" in missing.output
 
+        # The next refresh brings the store back to the publisher's current edition (no 304 after a restore).
+        current = cli(db_url, "refresh")
+        assert current.exit_code == 0 and "0 new, 0 amended, 1 delisted" in current.stdout, current.output
+        assert publisher.statuses(UN)[-1] == 200
+
         publisher.publish(UN, un_edition(publisher.files[UN], drop=2))
         publisher.fail_next(UN, "404")
         failed = cli(db_url, "refresh")
