@@ -280,6 +280,11 @@ def load(path: str | Path | None = None, options: dict[tuple[str, str], Any] | N
     for field in fields(MatchingConfig):
         values[("matching", field.name)] = Setting(field.default, "default")
         defaults[("matching", field.name)] = field.default
+    from sanctions.expectations import DEFAULT_MINIMUMS  # it reads this module's config_path
+
+    for source, minimum in DEFAULT_MINIMUMS.items():
+        values[("expected_minimum", source)] = Setting(minimum, "default")
+        defaults[("expected_minimum", source)] = minimum
 
     if path is not None:
         data = _read_file(path)

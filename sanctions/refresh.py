@@ -9,7 +9,8 @@ For each configured source, in turn and independently:
    format this registry reads, that belongs to the source;
 3. import it through the pipeline (one transaction; an identical file is
    recognised by its hash; the shrink guard refuses a list that would lose
-   more than 10% of its designations).
+   more than 10% of its designations, and a first import far below the
+   source's ``[expected_minimum]`` is refused as partial).
 
 One source failing is recorded with its reason and the others go on.  Then,
 if anything was imported, the pipeline's match runs once (incremental), gaps
@@ -33,7 +34,7 @@ from sqlalchemy import Engine, func, select, update
 
 import importers
 from importers.common import ImportFailure
-from sanctions import changes, fetch, locks, mail, pipeline, queries, store
+from sanctions import changes, fetch, imports, locks, mail, pipeline, queries, store
 from sanctions.config import Settings
 from sanctions.db import session_factory
 from sanctions.eventlog import EventLog
@@ -208,8 +209,11 @@ def refresh_source(engine: Engine, settings: Settings, source: str, log: EventLo
         return outcome
     log.event("import.start", source=source, file=fetched.path)
     try:
-        run = pipeline.import_source(engine, source, str(fetched.path))
-    except store.ShrinkRefused as exc:
+        # A first import far below the source's expected size is refused (a partial publication would
+        # open thousands of false gaps); later ones are guarded by the shrink check.
+        run = pipeline.import_source(engine, source, str(fetched.path),
+                                     expected_minimum=settings[("expected_minimum", source)])
+    except (store.ShrinkRefused, imports.PartialRefused) as exc:
         outcome.outcome, outcome.reason = "refused", f"{url}: {exc}"
     except ImportFailure as exc:
         outcome.outcome, outcome.reason = "failed", f"{url}: import failed: {exc}"

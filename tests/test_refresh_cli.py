@@ -7,7 +7,6 @@ import email.policy
 import json
 import socket
 
-import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from sqlalchemy import select
