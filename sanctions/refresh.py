@@ -35,6 +35,7 @@ from sqlalchemy import Engine, func, select, update
 import importers
 from importers.common import ImportFailure
 from sanctions import changes, fetch, imports, locks, mail, pipeline, queries, store
+from sanctions import config
 from sanctions.config import Settings
 from sanctions.db import session_factory
 from sanctions.eventlog import EventLog
@@ -289,7 +290,7 @@ def run(engine: Engine, settings: Settings, sources: list[str] | None = None, lo
         missing = [s for s in sources if not settings.source(s, "url")]
         if missing:
             raise RefreshError(f"no URL configured for {', '.join(missing)}: set [sources.{missing[0]}] url "
-                               f"in the configuration file (or ${'SANCTIONS_URL_' + missing[0].upper().replace('-', '_')})")
+                               f"in the configuration file (or ${config.source_env(missing[0])})")
     else:
         sources = configured
     if not sources:
@@ -339,7 +340,8 @@ def _run_locked(engine: Engine, settings: Settings, sources: list[str], log: Eve
             log.event("match.done", run=match_run.id, mode=match_run.mode, changed=match_run.changed,
                       links=match_run.linked)
         except Exception as exc:  # the imports stay; the next refresh matches them
-            result.error = f"the match failed, imports kept (the next refresh matches them): {type(exc).__name__}: {exc}"
+            result.error = (f"the match failed, imports kept (the next refresh matches them): "
+                            f"{type(exc).__name__}: {exc}")
             log.event("match.failed", "error", problem=result.error)
 
     if result.error or not good:
