@@ -6,6 +6,7 @@ import email
 import email.policy
 import json
 import socket
+import threading
 
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
@@ -86,8 +87,22 @@ def test_refresh_changes_check_and_restore(engine, db_url, tmp_path, monkeypatch
         assert critical.stdout.startswith("SANCTIONS CRITICAL - un last run failed") and "HTTP 404" in critical.stdout
         assert len(critical.stdout.strip().splitlines()) == 1
 
-        with locks.hold(engine, "refresh"):
+        # Another process's refresh holds the lock (a thread here: the locks are re-entrant within a thread).
+        held, release = threading.Event(), threading.Event()
+
+        def other_refresh() -> None:
+            with locks.hold(engine, "refresh"):
+                held.set()
+                release.wait(30)
+
+        holder = threading.Thread(target=other_refresh)
+        holder.start()
+        try:
+            assert held.wait(10)
             busy = cli(db_url, "refresh", "--lock-timeout", "0.2")
+        finally:
+            release.set()
+            holder.join()
         assert busy.exit_code == refresh.EXIT_FAILED == 4
         assert "Error: refresh not run: refresh is busy" in busy.stderr
 
