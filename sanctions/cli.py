@@ -502,9 +502,27 @@ def demo_command(obj: Context) -> None:
     demo.run(obj.explicit_url or DEMO_URL, click.echo)
 
 
+@main.command("serve")
+@click.option("--host", help="Address to listen on (default: the configuration's [web] host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535),
+              help="Port to listen on (default: the configuration's [web] port, 5000).")
+@pass_context
+def serve_command(obj: Context, host: str | None, port: int | None) -> None:
+    """Serve the web pages and the JSON API for local use (production: gunicorn, see the README)."""
+    from web import create_app
+
+    settings = config.load()
+    host = host or settings[("web", "host")]
+    port = port or settings[("web", "port")]
+    app = create_app({"SANCTIONS_DB": obj.url})
+    click.echo(f"Serving {obj.url} on http://{host}:{port}/ (Ctrl-C to stop)")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
 from sanctions import cli_refresh  # noqa: E402  (refresh, changes, check, config)
 
 cli_refresh.register(main)
+
 
 if __name__ == "__main__":
     main()

@@ -154,7 +154,7 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("smtp", "sender"): "sanctions-registry@localhost",
     ("smtp", "to"): [],
     ("web", "host"): "127.0.0.1",
-    ("web", "port"): 8000,
+    ("web", "port"): 5000,
     ("web", "secret_key"): None,
     ("log", "format"): "logfmt",           # logfmt or json, one line per event on stderr
     ("log", "level"): "info",
@@ -280,11 +280,10 @@ def load(path: str | Path | None = None, options: dict[tuple[str, str], Any] | N
     for field in fields(MatchingConfig):
         values[("matching", field.name)] = Setting(field.default, "default")
         defaults[("matching", field.name)] = field.default
-    from sanctions.expectations import DEFAULT_MINIMUMS  # it reads this module's config_path
-
-    for source, minimum in DEFAULT_MINIMUMS.items():
-        values[("expected_minimum", source)] = Setting(minimum, "default")
-        defaults[("expected_minimum", source)] = minimum
+    from sanctions.expectations import DEFAULT_MINIMUMS  # the partial-list guard's defaults live with it
+    for source in SOURCES:
+        values[("expected_minimum", source)] = Setting(DEFAULT_MINIMUMS.get(source, 0), "default")
+        defaults[("expected_minimum", source)] = DEFAULT_MINIMUMS.get(source, 0)
 
     if path is not None:
         data = _read_file(path)
@@ -308,8 +307,11 @@ def load(path: str | Path | None = None, options: dict[tuple[str, str], Any] | N
             if not isinstance(table, dict):
                 raise ConfigError(f"{path}: {section!r} must be a [{section}] table")
             for key, value in table.items():
+                if section == "expected_minimum" and (section, key) not in defaults:
+                    raise ConfigError(f"{path}: [expected_minimum] names unknown source {key!r}; "
+                                      f"one of {', '.join(SOURCES)}")
                 if (section, key) not in defaults and section not in OPEN_SECTIONS:
-                    known = sorted({k for s, k in DEFAULTS if s == section})
+                    known = sorted({k for s, k in defaults if s == section})
                     raise ConfigError(f"{path}: unknown setting {key!r} in [{section}]"
                                       + (f"; one of {', '.join(known)}" if known else " (unknown section)"))
                 default = defaults.get((section, key))

@@ -417,3 +417,24 @@ class Download(Base):
     archive_path: Mapped[str | None] = mapped_column(Text)
     import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class SearchEntry(Base):
+    """One folded name or compact identifier of a designation, as the text search sees it.
+
+    Filled by ``sanctions.search_index`` (imported below so that every session
+    keeps the index current on commit); the trigram indexes over ``text`` are
+    created by migration 0006 (FTS5 on SQLite, pg_trgm GIN on PostgreSQL).
+    """
+
+    __tablename__ = "search_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    designation_id: Mapped[int] = mapped_column(ForeignKey("designation.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text, index=True)
+    label: Mapped[str] = mapped_column(Text)
+
+
+from sanctions import search_index as _search_index  # noqa: E402,F401  (registers the commit hook)

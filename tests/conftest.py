@@ -72,3 +72,16 @@ def engine(db_url):
     engine = db.connect(db_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _error_log_outside_the_repository(tmp_path_factory):
+    """Internal errors are logged to $SANCTIONS_LOG: keep the tests' log out of the working tree."""
+    path = tmp_path_factory.mktemp("log") / "sanctions-errors.log"
+    previous = os.environ.get("SANCTIONS_LOG")
+    os.environ["SANCTIONS_LOG"] = str(path)
+    yield
+    if previous is None:
+        os.environ.pop("SANCTIONS_LOG", None)
+    else:
+        os.environ["SANCTIONS_LOG"] = previous
