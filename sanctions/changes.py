@@ -113,7 +113,8 @@ def summarise(changes: list[dict[str, Any]], gaps: dict[str, list[dict[str, Any]
     for change in changes:
         totals[change["change"]] += 1
     return {"totals": {**totals, "gaps_opened": len(gaps["opened"]), "gaps_closed": len(gaps["closed"])},
-            "by_jurisdiction": {j: {r: dict(c) for r, c in sorted(regimes.items())} for j, regimes in sorted(by.items())}}
+            "by_jurisdiction": {j: {r: dict(c) for r, c in sorted(regimes.items())}
+                                for j, regimes in sorted(by.items())}}
 
 
 def merge(reports: list[dict[str, Any]]) -> dict[str, Any]:
@@ -175,7 +176,8 @@ def _source_line(s: dict[str, Any]) -> str:
         detail = "HTTP 304: the publisher has nothing new"
     elif s["outcome"] == "unchanged":
         detail = f"same file as the last import (sha256 {(s.get('sha256') or '')[:12]})"
-    return f"{s['source']:<8} {s['outcome'].upper() if s['outcome'] in ('failed', 'refused') else s['outcome']:<13} {detail}"
+    outcome = s["outcome"].upper() if s["outcome"] in ("failed", "refused") else s["outcome"]
+    return f"{s['source']:<8} {outcome:<13} {detail}"
 
 
 def render_text(report: dict[str, Any]) -> str:

@@ -6,7 +6,6 @@ group's ``cli.Context`` (lazily connected database, ``--db`` as given).
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 

@@ -147,7 +147,8 @@ def fetch(url: str, archive_dir: str | Path, limits: Limits = Limits(), *, etag:
         headers["If-None-Match"] = etag
     if last_modified:
         headers["If-Modified-Since"] = last_modified
-    temp_dir = Path(archive_dir) / "tmp"
+    archive_dir = Path(archive_dir).resolve()  # import runs record absolute paths; so do downloads
+    temp_dir = archive_dir / "tmp"
     temp_dir.mkdir(parents=True, exist_ok=True)
     attempts = 0
     while True:

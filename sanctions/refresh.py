@@ -9,7 +9,8 @@ For each configured source, in turn and independently:
    format this registry reads, that belongs to the source;
 3. import it through the pipeline (one transaction; an identical file is
    recognised by its hash; the shrink guard refuses a list that would lose
-   more than 10% of its designations).
+   more than 10% of its designations, and a first import far below the
+   source's ``[expected_minimum]`` is refused as partial).
 
 One source failing is recorded with its reason and the others go on.  Then,
 if anything was imported, the pipeline's match runs once (incremental), gaps
@@ -33,7 +34,8 @@ from sqlalchemy import Engine, func, select, update
 
 import importers
 from importers.common import ImportFailure
-from sanctions import changes, expectations, fetch, imports, locks, mail, pipeline, queries, store
+from sanctions import changes, fetch, imports, locks, mail, pipeline, queries, store
+from sanctions import config
 from sanctions.config import Settings
 from sanctions.db import session_factory
 from sanctions.eventlog import EventLog
@@ -163,10 +165,13 @@ def refresh_source(engine: Engine, settings: Settings, source: str, log: EventLo
     Session = session_factory(engine)
     with Session() as session:
         previous = _last_good_download(session, source, url)
-        have_data = queries.last_good_run(session, source) is not None
-    # Validators only if the store still holds what they describe.
-    etag = previous.etag if previous and have_data else None
-    last_modified = previous.last_modified if previous and have_data else None
+        stored = queries.last_good_run(session, source)
+    # Send the validators back only if the store still holds the file they describe: after a
+    # restore (``sanctions import SOURCE <sha256>``) or a manual import, fetch the publication again.
+    current = previous is not None and stored is not None and stored.location in (previous.url,
+                                                                                  previous.archive_path)
+    etag = previous.etag if current else None
+    last_modified = previous.last_modified if current else None
     log.event("fetch.start", source=source, url=url, conditional=bool(etag or last_modified))
 
     def on_retry(attempt: int, problem: str, delay: float) -> None:
@@ -205,8 +210,10 @@ def refresh_source(engine: Engine, settings: Settings, source: str, log: EventLo
         return outcome
     log.event("import.start", source=source, file=fetched.path)
     try:
+        # A first import far below the source's expected size is refused (a partial publication would
+        # open thousands of false gaps); later ones are guarded by the shrink check.
         run = pipeline.import_source(engine, source, str(fetched.path),
-                                     expected_minimum=expectations.expected_minimum(source))
+                                     expected_minimum=settings[("expected_minimum", source)])
     except (store.ShrinkRefused, imports.PartialRefused) as exc:
         outcome.outcome, outcome.reason = "refused", f"{url}: {exc}"
     except ImportFailure as exc:
@@ -283,7 +290,7 @@ def run(engine: Engine, settings: Settings, sources: list[str] | None = None, lo
         missing = [s for s in sources if not settings.source(s, "url")]
         if missing:
             raise RefreshError(f"no URL configured for {', '.join(missing)}: set [sources.{missing[0]}] url "
-                               f"in the configuration file (or ${'SANCTIONS_URL_' + missing[0].upper().replace('-', '_')})")
+                               f"in the configuration file (or ${config.source_env(missing[0])})")
     else:
         sources = configured
     if not sources:
@@ -333,7 +340,8 @@ def _run_locked(engine: Engine, settings: Settings, sources: list[str], log: Eve
             log.event("match.done", run=match_run.id, mode=match_run.mode, changed=match_run.changed,
                       links=match_run.linked)
         except Exception as exc:  # the imports stay; the next refresh matches them
-            result.error = f"the match failed, imports kept (the next refresh matches them): {type(exc).__name__}: {exc}"
+            result.error = (f"the match failed, imports kept (the next refresh matches them): "
+                            f"{type(exc).__name__}: {exc}")
             log.event("match.failed", "error", problem=result.error)
 
     if result.error or not good:

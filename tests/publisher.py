@@ -3,7 +3,8 @@
 It answers with ETag and Last-Modified, honours If-None-Match /
 If-Modified-Since with 304, and can be told to misbehave on the next
 requests for a path: ``404``, ``500``, ``hang`` (answer only after the
-client's timeout), ``truncate`` (promise the whole file, send half, close).
+client's timeout), ``truncate`` (promise the whole file, send half, close),
+``no-length`` (no Content-Length header).
 Every request is logged with the status it got, so tests can check that a
 second refresh downloaded nothing.
 """
@@ -95,7 +96,8 @@ class Publisher:
         try:
             handler.send_response(200)
             handler.send_header("Content-Type", "application/xml")
-            handler.send_header("Content-Length", str(len(data)))
+            if fault != "no-length":  # "no-length": the body simply runs until the connection closes
+                handler.send_header("Content-Length", str(len(data)))
             handler.send_header("ETag", etag)
             handler.send_header("Last-Modified", modified)
             handler.end_headers()

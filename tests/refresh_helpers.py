@@ -37,6 +37,8 @@ def settings_for(tmp_path: Path, publisher, sources, db_url: str | None = None, 
             lines.append(f'[sources.{source}]\nurl = "{publisher.url(path)}"')
         else:
             lines.append(f"[sources.{source}]\nenabled = false")
+    # The bundled and fixture excerpts are far below a real list's size: accept them as first imports.
+    lines.append("[expected_minimum]\nus-sdn = 0\neu = 0\ngb = 0")
     lines.append(extra)
     path = tmp_path / "sanctions.toml"
     path.write_text("\n\n".join(lines) + "\n", encoding="utf-8")

@@ -43,6 +43,18 @@ def test_size_limit_is_not_retried(tmp_path):
     assert not list((tmp_path / "tmp").iterdir())
 
 
+def test_size_limit_without_content_length(tmp_path):
+    """A server that announces no length is cut off as soon as the body passes the limit."""
+    with Publisher() as publisher:
+        publisher.publish("/list.xml", DATA)
+        publisher.fail_next("/list.xml", "no-length", "no-length")
+        with pytest.raises(fetch.FetchError, match="the file exceeds the limit of 1,000 bytes"):
+            fetch.fetch(publisher.url("/list.xml"), tmp_path, fetch.Limits(max_bytes=1000), sleep=pytest.fail)
+        whole = fetch.fetch(publisher.url("/list.xml"), tmp_path)
+    assert whole.path.read_bytes() == DATA and "content-length" not in whole.headers
+    assert not [p for p in (tmp_path / "tmp").iterdir()]
+
+
 def test_cannot_connect(tmp_path):
     with Publisher() as publisher:
         url = publisher.url("/list.xml")

@@ -6,8 +6,8 @@ import email
 import email.policy
 import json
 import socket
+import threading
 
-import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -72,6 +72,11 @@ def test_refresh_changes_check_and_restore(engine, db_url, tmp_path, monkeypatch
         missing = cli(db_url, "import", "un", "ab" * 32)
         assert missing.exit_code == 1 and f"no archived file with SHA-256 {'ab' * 32}" in missing.output
 
+        # The next refresh brings the store back to the publisher's current edition (no 304 after a restore).
+        current = cli(db_url, "refresh")
+        assert current.exit_code == 0 and "0 new, 0 amended, 1 delisted" in current.stdout, current.output
+        assert publisher.statuses(UN)[-1] == 200
+
         publisher.publish(UN, un_edition(publisher.files[UN], drop=2))
         publisher.fail_next(UN, "404")
         failed = cli(db_url, "refresh")
@@ -82,8 +87,22 @@ def test_refresh_changes_check_and_restore(engine, db_url, tmp_path, monkeypatch
         assert critical.stdout.startswith("SANCTIONS CRITICAL - un last run failed") and "HTTP 404" in critical.stdout
         assert len(critical.stdout.strip().splitlines()) == 1
 
-        with locks.hold(engine, "refresh"):
+        # Another process's refresh holds the lock (a thread here: the locks are re-entrant within a thread).
+        held, release = threading.Event(), threading.Event()
+
+        def other_refresh() -> None:
+            with locks.hold(engine, "refresh"):
+                held.set()
+                release.wait(30)
+
+        holder = threading.Thread(target=other_refresh)
+        holder.start()
+        try:
+            assert held.wait(10)
             busy = cli(db_url, "refresh", "--lock-timeout", "0.2")
+        finally:
+            release.set()
+            holder.join()
         assert busy.exit_code == refresh.EXIT_FAILED == 4
         assert "Error: refresh not run: refresh is busy" in busy.stderr
 

@@ -17,7 +17,7 @@ import pytest
 from lxml import etree
 from sqlalchemy import func, select
 
-from sanctions import locks, refresh
+from sanctions import config, refresh
 from sanctions.db import session_factory
 from sanctions.eventlog import EventLog, quiet
 from sanctions.models import Designation, ImportRun, Refresh
@@ -219,3 +219,18 @@ def test_a_refresh_killed_in_the_middle(engine, db_url, tmp_path):
         with session_factory(engine)() as session:
             statuses = session.scalars(select(Refresh.status).order_by(Refresh.id)).all()
         assert statuses == ["interrupted", "succeeded"]
+
+
+def test_a_first_publication_far_below_the_expected_size(engine, tmp_path):
+    """Without the test configuration's [expected_minimum] = 0, the 17-record EU excerpt is refused."""
+    with Publisher() as publisher:
+        serve(publisher, ["eu", "un"])
+        settings = settings_for(tmp_path, publisher, ["eu", "un"])
+        settings.values.pop(("expected_minimum", "eu"))
+        settings.values[("expected_minimum", "eu")] = config.Setting(4000, "default")
+        result = refresh.run(engine, settings, log=quiet())
+    assert result.exit_code == refresh.EXIT_PARTIAL
+    eu = _outcome(result, "eu")
+    assert eu.outcome == "refused" and "17" in eu.reason and "4000" in eu.reason.replace(",", ""), eu.reason
+    assert _outcome(result, "un").outcome == "imported"
+    assert "eu" not in state(engine)
