@@ -217,8 +217,9 @@ def _child_rows(designation_id: int, record: Record) -> Iterable[tuple[str, dict
         yield "names", {"designation_id": designation_id, "full": name.full, "type": name.type,
                         "script": name.script, "language": name.language, "parts": name.parts}
     for dob in record.birth_dates:
-        yield "birth_dates", {"designation_id": designation_id, "text": dob.text, "earliest": to_date(dob.earliest),
-                              "latest": to_date(dob.latest), "precision": dob.precision, "circa": dob.circa}
+        # ISO text, which both databases take for a date column as it is.
+        yield "birth_dates", {"designation_id": designation_id, "text": dob.text, "earliest": dob.earliest,
+                              "latest": dob.latest, "precision": dob.precision, "circa": dob.circa}
     for country in record.countries:
         yield "countries", {"designation_id": designation_id, "code": country.code, "role": country.role,
                             "text": country.text}
