@@ -99,10 +99,10 @@ def insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> 
     values = _tuples(table, columns, rows, dialect)
     quoted = ", ".join(f'"{name}"' for name in columns)
     if dialect == "postgresql":
-        cursor = connection.connection.driver_connection.cursor()
-        with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
-            for row in values:
-                copy.write_row(row)
+        with connection.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+                for row in values:
+                    copy.write_row(row)
         return
     placeholders = ", ".join("?" for _ in columns) if dialect == "sqlite" else \
         ", ".join("%s" for _ in columns)
