@@ -13,7 +13,9 @@ stored for the source and applies the difference:
 Callers own the transaction (``sanctions.imports`` wraps the whole import
 in one), so a failure anywhere leaves the previous good data in place.
 Writes are bulk statements, not ORM objects, because a first OFAC import
-is ~15,000 designations and ~100,000 child rows.
+is ~15,000 designations and ~100,000 child rows: new rows go through
+``sanctions.bulk`` (COPY on PostgreSQL, the driver's executemany on SQLite),
+with the diff computed in full before anything is written.
 """
 from __future__ import annotations
 
