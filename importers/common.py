@@ -35,7 +35,8 @@ _SPACES = re.compile(r"\s+")
 
 def clean(value: Any) -> str | None:
     """Collapse whitespace; empty strings and publishers' null markers become None."""
-    if value is None:
+    # Most cells of a wide sheet are empty: answer those before any other work.
+    if value is None or value == "":
         return None
     text = value if isinstance(value, str) else str(value)
     # Most cells need only a strip; the regex runs where whitespace is irregular.
@@ -232,6 +233,7 @@ def add_birth_dates(record: Designation, text: str | None) -> None:
         record.attributes.append(Attribute("date of birth", clean(text) or ""))
 
 
+@functools.lru_cache(maxsize=16384)  # a list repeats the same few thousand dates on every row
 def parse_day(text: str | None, dayfirst: bool = True) -> str | None:
     """A listing/update date to ISO ``YYYY-MM-DD`` (or None when unparseable)."""
     text = clean(text)
@@ -431,8 +433,13 @@ def make_name(
     full = clean(full)
     if not full:
         return None
-    parts = {k: v for k, v in ((k, clean(v)) for k, v in (parts or {}).items()) if v}
-    return Name(full=full, type=type_, parts=parts, script=detect_script(full), language=language)
+    cleaned = {}
+    if parts:
+        for k, v in parts.items():
+            v = clean(v)
+            if v:
+                cleaned[k] = v
+    return Name(full=full, type=type_, parts=cleaned, script=detect_script(full), language=language)
 
 
 def add_country(record: Designation, text: str | None, role: str) -> None:
