@@ -35,7 +35,8 @@ _SPACES = re.compile(r"\s+")
 
 def clean(value: Any) -> str | None:
     """Collapse whitespace; empty strings and publishers' null markers become None."""
-    if value is None:
+    # Most cells of a wide sheet are empty: answer those before any other work.
+    if value is None or value == "":
         return None
     text = value if isinstance(value, str) else str(value)
     # Most cells need only a strip; the regex runs where whitespace is irregular.
@@ -232,6 +233,7 @@ def add_birth_dates(record: Designation, text: str | None) -> None:
         record.attributes.append(Attribute("date of birth", clean(text) or ""))
 
 
+@functools.lru_cache(maxsize=16384)  # a list repeats the same few thousand dates on every row
 def parse_day(text: str | None, dayfirst: bool = True) -> str | None:
     """A listing/update date to ISO ``YYYY-MM-DD`` (or None when unparseable)."""
     text = clean(text)
@@ -411,14 +413,14 @@ def localname_attr(name: str) -> str:
 
 def child_text(el: etree._Element, name: str) -> str | None:
     """Text of the first child called ``name`` (namespace-agnostic), cleaned."""
-    for child in el:
-        if isinstance(child.tag, str) and localname(child) == name:
-            return clean(child.text)
-    return None
+    # lxml's "{*}" tag filter matches the name in any namespace or none, in C: a Python loop
+    # over every child was the largest cost of parsing the UN and Canadian lists.
+    child = next(el.iterchildren("{*}" + name), None)
+    return clean(child.text) if child is not None else None
 
 
 def children(el: etree._Element, name: str) -> list[etree._Element]:
-    return [c for c in el if isinstance(c.tag, str) and localname(c) == name]
+    return list(el.iterchildren("{*}" + name))
 
 
 def path_texts(el: etree._Element, *path: str) -> list[str]:
@@ -439,8 +441,13 @@ def make_name(
     full = clean(full)
     if not full:
         return None
-    parts = {k: v for k, v in ((k, clean(v)) for k, v in (parts or {}).items()) if v}
-    return Name(full=full, type=type_, parts=parts, script=detect_script(full), language=language)
+    cleaned = {}
+    if parts:
+        for k, v in parts.items():
+            v = clean(v)
+            if v:
+                cleaned[k] = v
+    return Name(full=full, type=type_, parts=cleaned, script=detect_script(full), language=language)
 
 
 def add_country(record: Designation, text: str | None, role: str) -> None:

@@ -13,7 +13,9 @@ stored for the source and applies the difference:
 Callers own the transaction (``sanctions.imports`` wraps the whole import
 in one), so a failure anywhere leaves the previous good data in place.
 Writes are bulk statements, not ORM objects, because a first OFAC import
-is ~15,000 designations and ~100,000 child rows.
+is ~15,000 designations and ~100,000 child rows: new rows go through
+``sanctions.bulk`` (COPY on PostgreSQL, the driver's executemany on SQLite),
+with the diff computed in full before anything is written.
 """
 from __future__ import annotations
 
@@ -245,8 +247,9 @@ def _child_rows(designation_id: int, record: Record) -> Iterable[tuple[str, dict
         yield "names", {"designation_id": designation_id, "full": name.full, "type": name.type,
                         "script": name.script, "language": name.language, "parts": name.parts}
     for dob in record.birth_dates:
-        yield "birth_dates", {"designation_id": designation_id, "text": dob.text, "earliest": to_date(dob.earliest),
-                              "latest": to_date(dob.latest), "precision": dob.precision, "circa": dob.circa}
+        # ISO text, which both databases take for a date column as it is.
+        yield "birth_dates", {"designation_id": designation_id, "text": dob.text, "earliest": dob.earliest,
+                              "latest": dob.latest, "precision": dob.precision, "circa": dob.circa}
     for country in record.countries:
         yield "countries", {"designation_id": designation_id, "code": country.code, "role": country.role,
                             "text": country.text}
