@@ -21,9 +21,13 @@ SECTORAL_MARKS = ("Directive Determination", "Sectoral Sanctions")
 NON_SDN_SHARE = 0.5  # more than half the entries marked: the non-SDN list
 
 COMPANIONS = {
-    "us-sdn": ("sdn.csv", ("add.csv", "alt.csv", "sdn_comments.csv")),
-    "us-cons": ("cons_prim.csv", ("cons_add.csv", "cons_alt.csv", "cons_comments.csv")),
+    "us-sdn": ("sdn.csv", ("add.csv", "alt.csv")),
+    "us-cons": ("cons_prim.csv", ("cons_add.csv", "cons_alt.csv")),
 }
+# Remarks longer than the main file's column continue in these.  Older sets were often
+# archived without them (the real 2021 set here has none): their absence only shortens
+# a few long remarks, so it is a warning on the run, not a refusal.
+REMARK_CONTINUATIONS = {"us-sdn": "sdn_comments.csv", "us-cons": "cons_comments.csv"}
 
 
 def _non_sdn_mark(record) -> bool:
@@ -52,10 +56,18 @@ def check_list(parsed: ParsedList, source: str, location: str) -> None:
 
 
 def missing_companions(files: SourceFiles, source: str) -> list[str]:
-    """The companion files an OFAC CSV set lacks (aliases, addresses, remark continuations)."""
+    """The companion files an OFAC CSV set lacks (aliases, addresses): without them the set is partial."""
     if source not in COMPANIONS:
         return []
     main, companions = COMPANIONS[source]
     if main not in files.contents:
         return []
     return [name for name in companions if name not in files.contents]
+
+
+def missing_remark_continuations(files: SourceFiles, source: str) -> str | None:
+    """The remark continuation file an OFAC CSV set lacks, if any (a warning, not a refusal)."""
+    if source not in COMPANIONS or COMPANIONS[source][0] not in files.contents:
+        return None
+    name = REMARK_CONTINUATIONS[source]
+    return None if name in files.contents else name

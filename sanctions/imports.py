@@ -146,8 +146,8 @@ def _check_partial(parsed: ParsedList, attempt: _Attempt, allow_partial: bool, e
     """Refuse (or, when allowed, warn about) a publication that looks incomplete."""
     warnings = []
     if missing:
-        problem = (f"the OFAC CSV set lacks {', '.join(missing)}: without them every alias, address and long "
-                   f"remark would be dropped")
+        problem = (f"the OFAC CSV set lacks {', '.join(missing)}: without them every alias and address "
+                   f"would be dropped")
         if not allow_partial:
             raise PartialRefused(f"{attempt.where}: {problem}; put the whole set in the folder, or re-run with "
                                  f"--allow-partial if a partial set is intended")
@@ -185,6 +185,10 @@ def _import_locked(engine: Engine, attempt: _Attempt, location: str, *, force: b
     parsed = importers.parse(source, files)
     _check_keys(parsed, where)
     warnings = list(parsed.warnings) + apply_crosswalk(parsed)
+    no_continuations = ofac_lists.missing_remark_continuations(files, source)
+    if no_continuations:
+        warnings.append(f"the OFAC CSV set has no {no_continuations}: remarks longer than the main file's "
+                        f"column are kept as cut there")
     record_warnings = [f"{r.key}: {w}" for r in parsed.designations for w in r.warnings]
     items = [store.prepare(r) for r in parsed.designations]
     # The diff is computed inside the transaction that writes it, under the source's lock, and the

@@ -36,6 +36,9 @@ from sanctions.schema import Designation as Record
 
 SHRINK_LIMIT = 0.10
 SHRINK_PARTS = ("names", "identifiers", "addresses")  # child tables the shrink guard also counts
+# A part count must also fall by more than this many rows: the guard is for a missing file of a
+# set (thousands of aliases or addresses gone), not for one delisted record's identifiers in a small list.
+SHRINK_PARTS_MIN_LOSS = 25
 CHUNK = 500
 # New designations go to the database in large streams; each holds its rows' children in memory.
 ADD_CHUNK = 5000
@@ -208,7 +211,8 @@ def check_shrink(session: Session, source: str, diff: Diff, items: list[Prepared
     stored = _stored_part_counts(session, source)
     for part in SHRINK_PARTS:
         new = sum(len(getattr(item.record, part)) for item in items)
-        if stored[part] and stored[part] - new > SHRINK_LIMIT * stored[part]:
+        lost = stored[part] - new
+        if stored[part] and lost > SHRINK_LIMIT * stored[part] and lost > SHRINK_PARTS_MIN_LOSS:
             raise ShrinkRefused(
                 f"this publication has {new} {part} where the {active} active {source} designations have "
                 f"{stored[part]} ({(stored[part] - new) / stored[part]:.0%} fewer, more than {SHRINK_LIMIT:.0%}); "
