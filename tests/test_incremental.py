@@ -41,7 +41,8 @@ def full_pairs(engine, config: MatchingConfig) -> dict[tuple[str, str], tuple[st
     stats = TokenStats.build(records, config)
     out = {}
     for i, j in candidate_pairs(records, stats, config).pairs:
-        score, _ = score_pair(records[i], records[j], stats, config)
+        a, b = sorted((records[i], records[j]), key=lambda r: r.key)
+        score, _ = score_pair(a, b, stats, config)
         band = config.band(score)
         if band:
             out[tuple(sorted((records[i].key, records[j].key)))] = (band, score)
