@@ -10,12 +10,13 @@ generates the synthetic lists of ``../shared/tools/synth_lists.py --factor N
 --seed 1`` into ``--synth`` (reused when already there; factor 16 takes a few
 minutes and 200 MB), imports them and runs the full match.
 
-For each factor it prints the designations, the wall time of the full match,
-its peak memory, the candidate pairs scored and the precision and recall of
-the links: against ``groundtruth/dev_clusters.csv`` for the real lists and
-against the generator's ``truth_clusters.csv`` for synthetic ones.  With
-several factors it also prints the growth ratio of time per designation
-between consecutive factors (time f16 / time f4 should stay at or under 5).
+For each factor it prints the designations, the wall and CPU time of the full
+match (on a shared machine the CPU time is the comparable figure), its peak
+memory, the candidate pairs scored and the precision and recall of the links:
+against ``groundtruth/dev_clusters.csv`` for the real lists and against the
+generator's ``truth_clusters.csv`` for synthetic ones.  With several factors it
+also prints the growth of the CPU time between consecutive factors (time f16 /
+time f4 should stay at or under 5).
 """
 from __future__ import annotations
 
@@ -45,16 +46,20 @@ REAL_FILES = [
 SYNTH_FILES = [("us-sdn", "us"), ("gb", "uk/ConList.csv"), ("ca", "ca/sema-lmes.xml"), ("un", "un/consolidated.xml")]
 
 
+CPU = {}  # CPU seconds (user + system) of the last command: on a shared machine the wall time says little
+
+
 def sanctions(url: str, *args: str) -> tuple[float, int, str]:
     """(wall seconds, peak RSS in MB of the child, output) of one CLI command, run on its own."""
     start = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M", sys.executable, "-m", "sanctions.cli", "--db", url, *args],
-                          capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", sys.executable, "-m", "sanctions.cli", "--db", url,
+                           *args], capture_output=True, text=True, cwd=REPO)
     took = time.perf_counter() - start
     if proc.returncode:
         sys.exit(f"sanctions {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
-    peak_kb = int(proc.stderr.strip().splitlines()[-1])
-    return took, peak_kb // 1024, proc.stdout
+    peak_kb, user, system = proc.stderr.strip().splitlines()[-1].split()
+    CPU["last"] = float(user) + float(system)
+    return took, int(peak_kb) // 1024, proc.stdout
 
 
 def quality(url: str, truth: Path, tmp: str) -> str:
@@ -108,12 +113,13 @@ def bench(factor: int, args, tmp: str) -> float:
     first = out.splitlines()[0]
     designations = int(re.search(r"(\d+) designations", first)[1])
     candidates = int(re.search(r"(\d+) candidate pairs", first)[1])
-    print(f"  full match: {designations:,} designations, {took:.1f} s wall, peak {peak} MB, "
+    cpu = CPU["last"]
+    print(f"  full match: {designations:,} designations, {took:.1f} s wall, {cpu:.1f} s CPU, peak {peak} MB, "
           f"{candidates:,} pairs scored, {quality(url, truth, tmp)}", flush=True)
     if factor == 1:
         incremental(url, engine, lists, tmp)
     engine.dispose()
-    return took
+    return cpu
 
 
 def main() -> None:
@@ -124,12 +130,12 @@ def main() -> None:
     ap.add_argument("--db", help="database URL (default: a fresh SQLite file per factor)")
     args = ap.parse_args()
     factors = args.factor or [1]
-    times = {}
+    times: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for factor in factors:
             times[factor] = bench(factor, args, tmp)
     for small, big in zip(factors, factors[1:]):
-        print(f"growth: time f{big} / time f{small} = {times[big] / times[small]:.2f} "
+        print(f"growth: CPU time f{big} / CPU time f{small} = {times[big] / times[small]:.2f} "
               f"for {big / small:.0f}x the synthetic factor")
 
 
