@@ -119,6 +119,11 @@ def test_incremental_equals_full_after_random_edits(engine, tmp_path, seed):
                      if incremental.get(k) != full.get(k)}
         assert not differing, (done, sorted(differing.items())[:10])
 
+    # explain reads its word frequencies from the same index: it agrees with what is stored.
+    with session_factory(engine)() as session:
+        for (key_a, key_b), (band, score) in rng.sample(sorted(stored_pairs(engine).items()), 25):
+            assert (matching.explain(session, key_a, key_b)["score"], band) == (score, band)
+
     after_incremental = targets(engine)
     matching.run_match(engine, full=True, config=config)
     assert targets(engine) == after_incremental, done
