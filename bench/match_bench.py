@@ -1,28 +1,40 @@
-"""Matching benchmark: full match over all real lists, then an incremental one.
+"""Matching benchmark: full match of the real lists and of synthetic lists N times their size.
 
-    python bench/match_bench.py [--lists ../shared/data/lists] [--db URL]
+    python bench/match_bench.py [--factor N ...] [--lists ../shared/data/lists] [--synth DIR] [--db URL]
 
-Imports every real list into a fresh database (SQLite by default), then
-prints the wall time and peak memory of ``sanctions match --full`` (run as
-a child process so its memory is its own), the number of candidate pairs
-scored, and the time of an incremental ``sanctions match`` after
-re-importing the UN list with 50 records changed.
+``--factor 1`` (the default) is the real lists: every list is imported into a
+fresh database (SQLite by default), ``sanctions match --full`` runs as a
+child process (so its peak memory is its own), then an incremental match
+after re-importing the UN list with 50 records changed.  ``--factor N`` (N > 1)
+generates the synthetic lists of ``../shared/tools/synth_lists.py --factor N
+--seed 1`` into ``--synth`` (reused when already there; factor 16 takes a few
+minutes and 200 MB), imports them and runs the full match.
+
+For each factor it prints the designations, the wall and CPU time of the full
+match (on a shared machine the CPU time is the comparable figure), its peak
+memory, the candidate pairs scored and the precision and recall of the links:
+against ``groundtruth/dev_clusters.csv`` for the real lists and against the
+generator's ``truth_clusters.csv`` for synthetic ones.  With several factors it
+also prints the growth of the CPU time between consecutive factors (time f16 /
+time f4 should stay at or under 5).
 """
 from __future__ import annotations
 
 import argparse
 import re
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from sanctions import db, imports
-
 REPO = Path(__file__).resolve().parents[1]
-FILES = [
+sys.path.insert(0, str(REPO))
+
+from sanctions import db, imports  # noqa: E402
+
+SHARED = REPO.parent / "shared"
+REAL_FILES = [
     ("us-sdn", "us"),
     ("us-cons", "us/consolidated.xml"),
     ("eu", "eu/fixture-Babystep-Technologies-active_sanction-fsf.xml"),
@@ -30,49 +42,100 @@ FILES = [
     ("ca", "ca/sema-lmes.xml"),
     ("un", "un/consolidated.xml"),
 ]
+SYNTH_FILES = [("us-sdn", "us"), ("gb", "uk/ConList.csv"), ("ca", "ca/sema-lmes.xml"), ("un", "un/consolidated.xml")]
+
+
+CPU = {}  # CPU seconds (user + system) of the last command: on a shared machine the wall time says little
 
 
 def sanctions(url: str, *args: str) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS in MB of the child, output) of one CLI command."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """(wall seconds, peak RSS in MB of the child, output) of one CLI command, run on its own."""
     start = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "sanctions.cli", "--db", url, *args],
-                         capture_output=True, text=True, check=True).stdout
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", sys.executable, "-m", "sanctions.cli", "--db", url,
+                           *args], capture_output=True, text=True, cwd=REPO)
     took = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return took, max(peak, before) // 1024, out
+    if proc.returncode:
+        sys.exit(f"sanctions {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
+    peak_kb, user, system = proc.stderr.strip().splitlines()[-1].split()
+    CPU["last"] = float(user) + float(system)
+    return took, int(peak_kb) // 1024, proc.stdout
+
+
+def quality(url: str, truth: Path, tmp: str) -> str:
+    _, _, exported = sanctions(url, "export", "clusters", "--format", "csv")
+    predicted = Path(tmp) / "clusters.csv"
+    predicted.write_text(exported)
+    out = subprocess.run([sys.executable, str(SHARED / "tools" / "score_links.py"), str(predicted),
+                          "--clusters", str(truth)], capture_output=True, text=True, check=True).stdout
+    overall = re.search(r"overall\s+P=([\d.]+) R=([\d.]+)", out)
+    return f"P {overall[1]} / R {overall[2]}"
+
+
+def synth_dir(root: Path, factor: int, lists: Path) -> Path:
+    out = root / f"f{factor}"
+    if not (out / "truth_clusters.csv").exists():
+        print(f"generating factor {factor} into {out} ...", flush=True)
+        subprocess.run([sys.executable, str(SHARED / "tools" / "synth_lists.py"), str(lists), str(out),
+                        "--factor", str(factor), "--seed", "1"], check=True)
+    return out
+
+
+def incremental(url: str, engine, lists: Path, tmp: str) -> None:
+    text = (lists / "un" / "consolidated.xml").read_text(encoding="utf-8")
+    count = iter(range(10**6))
+    edited = re.sub(r"<FIRST_NAME>([^<]*)</FIRST_NAME>",
+                    lambda m: f"<FIRST_NAME>{m[1]}X</FIRST_NAME>" if next(count) < 50 else m[0], text)
+    changed = Path(tmp) / "consolidated.xml"
+    changed.write_text(edited, encoding="utf-8")
+    run = imports.run_import(engine, "un", str(changed))
+    took, peak, out = sanctions(url, "match")
+    inner = re.search(r"in ([\d.]+) s", out)
+    print(f"  incremental match after re-importing the UN list with {run.amended} changed records: "
+          f"{took:.2f} s wall ({inner[1] if inner else '?'} s in the command), peak {peak} MB; "
+          f"{out.splitlines()[0].split(': ', 1)[-1]}", flush=True)
+
+
+def bench(factor: int, args, tmp: str) -> float:
+    lists = Path(args.lists)
+    url = args.db or f"sqlite:///{tmp}/bench-f{factor}.db"
+    engine = db.connect(url)
+    if factor == 1:
+        files, base, truth = REAL_FILES, lists, SHARED / "data" / "groundtruth" / "dev_clusters.csv"
+    else:
+        base = synth_dir(Path(args.synth), factor, lists)
+        files, truth = SYNTH_FILES, base / "truth_clusters.csv"
+    start = time.perf_counter()
+    for source, rel in files:
+        imports.run_import(engine, source, str(base / rel))
+    print(f"factor {factor}: imported in {time.perf_counter() - start:.1f} s", flush=True)
+    took, peak, out = sanctions(url, "match", "--full")
+    first = out.splitlines()[0]
+    designations = int(re.search(r"(\d+) designations", first)[1])
+    candidates = int(re.search(r"(\d+) candidate pairs", first)[1])
+    cpu = CPU["last"]
+    print(f"  full match: {designations:,} designations, {took:.1f} s wall, {cpu:.1f} s CPU, peak {peak} MB, "
+          f"{candidates:,} pairs scored, {quality(url, truth, tmp)}", flush=True)
+    if factor == 1:
+        incremental(url, engine, lists, tmp)
+    engine.dispose()
+    return cpu
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--lists", default=str(REPO.parent / "shared" / "data" / "lists"))
-    ap.add_argument("--db", help="database URL (default: a fresh SQLite file)")
+    ap.add_argument("--factor", type=int, action="append", help="1 = the real lists (repeatable; default 1)")
+    ap.add_argument("--lists", default=str(SHARED / "data" / "lists"))
+    ap.add_argument("--synth", default=str(REPO.parent / "synth"), help="where synthetic lists are kept")
+    ap.add_argument("--db", help="database URL (default: a fresh SQLite file per factor)")
     args = ap.parse_args()
-    lists = Path(args.lists)
+    factors = args.factor or [1]
+    times: dict[int, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        url = args.db or f"sqlite:///{tmp}/bench.db"
-        engine = db.connect(url)
-        for source, rel in FILES:
-            imports.run_import(engine, source, str(lists / rel))
-        took, peak, out = sanctions(url, "match", "--full")
-        first = out.splitlines()[0]
-        designations = re.search(r"(\d+) designations", first)[1]
-        candidates = re.search(r"(\d+) candidate pairs", first)[1]
-        print(f"full match:        {took:6.2f} s wall (incl. ~0.5 s start-up), peak {peak} MB, "
-              f"{designations} designations, {candidates} candidate pairs scored")
-        print("                   " + out.splitlines()[1].strip())
-
-        text = (lists / "un" / "consolidated.xml").read_text(encoding="utf-8")
-        count = iter(range(10**6))
-        edited = re.sub(r"<FIRST_NAME>([^<]*)</FIRST_NAME>",
-                        lambda m: f"<FIRST_NAME>{m[1]}X</FIRST_NAME>" if next(count) < 50 else m[0], text)
-        changed = Path(tmp) / "consolidated.xml"
-        changed.write_text(edited, encoding="utf-8")
-        run = imports.run_import(engine, "un", str(changed))
-        took, peak, out = sanctions(url, "match")
-        inner = re.search(r"in ([\d.]+) s", out)[1]
-        print(f"incremental match: {took:6.2f} s wall ({inner} s in the command), after re-importing the UN list "
-              f"with {run.amended} changed records; {out.splitlines()[0].split(': ', 1)[1]}")
+        for factor in factors:
+            times[factor] = bench(factor, args, tmp)
+    for small, big in zip(factors, factors[1:]):
+        print(f"growth: CPU time f{big} / CPU time f{small} = {times[big] / times[small]:.2f} "
+              f"for {big / small:.0f}x the synthetic factor")
 
 
 if __name__ == "__main__":

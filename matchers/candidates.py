@@ -68,6 +68,11 @@ class TokenStats:
         self._idf[token] = value
         return value
 
+    def flat(self) -> "TokenStats":
+        """Every token as rare as an unseen one: for consonant skeletons, whose frequencies
+        over Latin names nobody counts (and which an incremental match could not follow)."""
+        return TokenStats({}, self.total, self.prior_total, self.step)
+
     @classmethod
     def build(cls, records: Iterable[MatchRecord], config: MatchingConfig = DEFAULT) -> "TokenStats":
         df: dict[str, int] = defaultdict(int)

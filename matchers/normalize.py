@@ -49,6 +49,7 @@ aktsionernoe obshchestvo | aktsionernoye obshchestvo | publichnoe aktsionernoe o
 zakrytoe aktsionernoe obshchestvo | otkrytoe aktsionernoe obshchestvo
 free zone establishment | free zone company | sociedad anonima | company limited
 co ltd | pte ltd | pvt ltd | sdn bhd | s a | s a r l | s r l | s p a | b v | n v | l l c | j s c
+s a de c v | sa de cv | s de r l | s de r l de c v | s a s | c v | s c
 ooo | oao | zao | pao | ao | pjsc | jsc | cjsc | ojsc | ltd | llc | llp | lp | plc | gmbh | ag | kg | sa | sarl
 srl | spa | bv | nv | oy | ab | as | fze | fzco | fzc | fzllc | dmcc | inc | incorporated | corp | corporation
 co | company | limited | ltda | eirl | sas | sac | tov | pat | tdv | pte | pvt | bhd | sdn | kft | zrt | sro

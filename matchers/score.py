@@ -138,15 +138,17 @@ def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats, config: Matchi
                 agreeing.add(na.tokens)
             if sim > best[0]:
                 best = (sim, na, nb)
+    flat = None
     for x, y, flip in ((a, b, False), (b, a, True)):
         arabic = [n for n in x.names if n.skeleton]
         if not arabic:
             continue
+        flat = flat or stats.flat()
         for na in arabic:
             for nb in y.latin_skeletons():
                 factor = config.skeleton_factor * (config.weak_name_factor if min(na.weight, nb.weight) < 1.0
                                                    else 1.0)
-                sim = name_similarity(na, nb, stats, person, config) * factor
+                sim = name_similarity(na, nb, flat, person, config) * factor
                 if sim > best[0]:
                     best = (sim, nb, na) if flip else (sim, na, nb)
     return best[0], len(agreeing), best[1], best[2]
@@ -221,11 +223,17 @@ def _branch(a: MatchRecord, b: MatchRecord) -> tuple[str, str] | None:
 
 
 def _duplicate_evidence(a: MatchRecord, b: MatchRecord, shared_ids: list[str], conflicts: list[str],
-                        dob: str) -> str | None:
-    """Why two records of one jurisdiction are one target, or None if the evidence is not strong."""
+                        dob: str, name_score: float, config: MatchingConfig) -> str | None:
+    """Why two records of one jurisdiction are one target, or None if the evidence is not strong.
+
+    A publisher that lists two records usually means two targets (a company and
+    its branch share a tax number), so an equal identifier counts only with
+    close names, except for vessels and aircraft, whose number is the target.
+    """
     if a.ofac_entry and a.ofac_entry == b.ofac_entry:
         return f"same OFAC entry number {a.ofac_entry}"
-    if shared_ids and not conflicts:
+    names_close = a.kind in ID_IS_TARGET_KINDS or name_score >= config.duplicate_name_min
+    if shared_ids and not conflicts and names_close:
         return f"equal identifier {shared_ids[0]}"
     same_name = a.full_name_signatures() & b.full_name_signatures()
     if same_name and dob == "same-day" and not conflicts:
@@ -314,7 +322,7 @@ def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
             score = max(score, config.id_decisive + 0.05)
 
     if a.jurisdiction == b.jurisdiction:
-        duplicate = _duplicate_evidence(a, b, shared_ids, conflicts, dob)
+        duplicate = _duplicate_evidence(a, b, shared_ids, conflicts, dob, name_score, config)
         if duplicate is None:
             explanation["duplicate"] = {"value": "same jurisdiction without strong evidence",
                                         "contribution": "not the same target"}

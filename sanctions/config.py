@@ -57,6 +57,7 @@ class MatchingConfig:
     id_decisive: float = 0.99          # score floor of an equal identifier with agreeing names
     id_name_floor: float = 0.30        # name similarity below which names count as unrelated
     id_conflict_score: float = 0.80    # an equal identifier against conflicting names, dates or gender: review
+    duplicate_name_min: float = 0.80   # two records of one publisher with an equal identifier: names this close
     # Organisations with country branches.
     branch_conflict: float = -0.25     # both name another country in the name, or disjoint address countries
     branch_agree: float = 0.03

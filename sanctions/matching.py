@@ -79,7 +79,9 @@ def _pair_rows(loaded: list[Loaded], pairs: Iterable[tuple[int, int]], stats: To
                config: MatchingConfig, run_id: int) -> list[dict[str, Any]]:
     rows = []
     for i, j in sorted(pairs):
-        a, b = loaded[i], loaded[j]
+        # In key order: a full and an incremental match hold the records in different orders,
+        # and name alignment is not symmetric in every tie.
+        a, b = sorted((loaded[i], loaded[j]), key=lambda item: item.key)
         score, explanation = score_pair(a.record, b.record, stats, config)
         band = config.band(score)
         if band is None:
@@ -288,7 +290,7 @@ def explain(session: Session, key_a: str, key_b: str) -> dict[str, Any]:
     missing = [k for k in (key_a, key_b) if k not in loaded]
     if missing:
         raise KeyError(", ".join(missing))
-    a, b = loaded[key_a].record, loaded[key_b].record
+    a, b = (loaded[k].record for k in sorted((key_a, key_b)))
     config = matching_config()
     stats = _store_stats(session, record_tokens(a) | record_tokens(b), config)
     if not stats.total:

@@ -15,6 +15,7 @@ from typing import Callable
 from sqlalchemy import Engine, select
 
 from sanctions import gaps, imports, locks, matching, review, targets
+from sanctions.config import MatchingConfig
 from sanctions.db import session_factory
 from sanctions.models import ImportRun, MatchRun, TargetMember
 
@@ -36,14 +37,14 @@ class StageCounts:
 
 
 def match(engine: Engine, full: bool = False, progress: Progress | None = None,
-          timeout: float = LOCK_TIMEOUT) -> MatchRun:
+          timeout: float = LOCK_TIMEOUT, config: MatchingConfig | None = None) -> MatchRun:
     """Stages 2-4: score what changed, re-cluster into targets, open and close gaps.
 
     Scoring is one transaction; clustering and the gap refresh are a second
     one, so a reader sees targets and their gaps change together.
     """
     with locks.hold(engine, "match", timeout=timeout, what="matching"):
-        run = matching.run_match(engine, full=full, progress=progress)
+        run = matching.run_match(engine, full=full, config=config, progress=progress)
         counts = cluster_and_refresh(engine, run, progress)
     run.clusters = counts.clusters
     return run

@@ -8,7 +8,8 @@ from matchers.cluster import cluster
 from matchers.features import features
 from matchers.normalize import legal_forms, name_tokens
 from matchers.score import score_pair
-from sanctions.schema import CountryLink, Designation, Identifier, Name
+from importers.common import normalize_id
+from sanctions.schema import Address, CountryLink, Designation, Identifier, Name
 
 
 @pytest.mark.parametrize("a, b", [
@@ -143,3 +144,143 @@ def test_cluster_honours_decisions_and_one_record_per_source():
     assert {"us-sdn:1", "un:1"} not in [c & {"us-sdn:1", "un:1"} for c in split]
     forced = cluster(keys, sources, [], same=[("us-sdn:1", "gb:B")])
     assert forced == [{"us-sdn:1", "gb:B"}]
+
+
+# --- identifiers: decisive only without conflict, compared within compatible types ------------------
+
+def test_equal_identifier_with_other_names_and_dates_goes_to_review():
+    # gb:RUS1718 and us-sdn:40418 share one national id on the real lists, and nothing else.
+    a = person("gb:RUS1718", "Majid Reza NIYAZI-ANGILI", dob="1970-03-21")
+    b = person("us-sdn:40418", "Hamid Reza SHARIFI-TEHRANI", dob="1963-08-02")
+    for d in (a, b):
+        d.identifiers = [Identifier("national-id", "1285834070", "1285834070")]
+    s, why = score(a, b)
+    assert 0.70 <= s < 0.88, why
+    assert "names differ" in why["identifiers"]["contribution"], why
+    assert "dates of birth conflict" in why["identifiers"]["conflicts"], why
+    # The same number with the same name and date of birth stays decisive.
+    c = person("us-sdn:40419", "Majid Reza NIYAZI ANGILI", dob="1970-03-21")
+    c.identifiers = a.identifiers
+    s, why = score(a, c)
+    assert s == 1.0 and why["identifiers"]["contribution"] == "decisive"
+
+
+def test_identifiers_compare_only_within_compatible_types():
+    a = person("us-sdn:1", "Ivan PETROV")
+    b = person("gb:X", "Ivan PETROV")
+    a.identifiers = [Identifier("passport", "4509123456", "4509123456")]
+    b.identifiers = [Identifier("tax-id", "4509123456", "4509123456")]
+    assert "identifiers" not in score(a, b)[1]  # a passport number is not a tax number
+    b.identifiers = [Identifier("national-id", "4509123456", "4509123456")]
+    assert score(a, b)[1]["identifiers"]["value"] == ["passport/national-id:4509123456"]
+
+
+@pytest.mark.parametrize("type_, a, b", [
+    ("swift-bic", "DEUTDEFFXXX", "DEUT DE FF"),       # the branch code is not the institution
+    ("imo", "IMO 9176187", "9176187"),
+    ("lei", "2138 00WSGIIZCXF1P5 72", "213800WSGIIZCXF1P572"),
+    ("passport", "АВ1234567", "AB1234567"),           # a Cyrillic series and its Latin look-alike
+])
+def test_identifier_values_compare_in_one_form(type_, a, b):
+    from matchers.identifiers import comparable_value
+    assert comparable_value(type_, normalize_id(a)) == comparable_value(type_, normalize_id(b))
+
+
+def test_cyrillic_letters_in_an_identifier_are_not_dropped():
+    from matchers.identifiers import comparable_value
+    assert comparable_value("passport", normalize_id("ЖЖ1234567")) != comparable_value("passport",
+                                                                                       normalize_id("1234567"))
+
+
+# --- organisations with branches ------------------------------------------------------------------------
+
+def org(key, name, *aliases, countries=()):
+    return Designation(source=key.split(":")[0], source_id=key.split(":")[1], key=key, kind="organization",
+                       name=name, names=[Name(name)] + [Name(a, "alias") for a in aliases],
+                       addresses=[Address(text=c, country=c) for c in countries])
+
+
+def test_branch_offices_of_one_charity_are_told_apart():
+    kenya_us = org("us-sdn:1", "AL-HARAMAIN FOUNDATION (KENYA)", countries=["KE"])
+    kenya_un = org("un:2", "AL-HARAMAIN FOUNDATION - KENYA BRANCH", countries=["KE"])
+    pakistan_un = org("un:3", "AL-HARAMAIN FOUNDATION - PAKISTAN BRANCH", countries=["PK"])
+    unnamed_pk = org("gb:4", "AL-HARAMAIN FOUNDATION", countries=["PK"])
+    same, why_same = score(kenya_us, kenya_un, pakistan_un, unnamed_pk)
+    other, why_other = score(kenya_us, pakistan_un, kenya_un, unnamed_pk)
+    assert same >= 0.88 and why_same["branch"]["value"].startswith("same office")
+    assert other < 0.70 and why_other["branch"]["value"].startswith("another office")
+    # No country in one name: the addresses tell which office it is.
+    address, why = score(kenya_us, unnamed_pk, kenya_un, pakistan_un)
+    assert address < 0.88 and why["branch"]["value"] == "another office: named ['KE'] vs addresses in ['PK']"
+
+
+# --- names across scripts -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("a, b", [
+    ("محمد علي", "Mohamed Ali"),
+    ("عبد الرحمن الحسيني", "Abdul Rahman al-Husseini"),
+    ("أسامة بن لادن", "Usama bin Laden"),
+    ("김정은", "Kim Jong Un"),
+    ("김정은", "Gim Jeong Eun"),
+    ("최룡해", "Choe Ryong Hae"),
+    ("김여정", "Kim Yo Jong"),
+])
+def test_names_across_scripts(a, b):
+    s, why = score(person("un:1", a), person("us-sdn:2", b))
+    assert s >= 0.70, why
+
+
+@pytest.mark.parametrize("a, b", [("محمد علي", "Hamid Reza"), ("김정은", "Pak Pong Ju")])
+def test_other_names_across_scripts_stay_apart(a, b):
+    assert score(person("un:1", a), person("us-sdn:2", b))[0] < 0.60
+
+
+def test_kanji_of_a_japanese_name_are_not_read_as_chinese():
+    chinese_reading = person("us-sdn:2", "Ma Yuan Zhang Huang")
+    japanese = person("un:1", "麻原彰晃", nationality="JP")
+    assert score(japanese, chinese_reading)[0] == 0.0
+    assert score(person("un:1", "あさはら しょうこう 麻原彰晃"), chinese_reading)[0] == 0.0
+
+
+# --- legal forms: the longest phrase first, from one table -------------------------------------------
+
+@pytest.mark.parametrize("name", ["Private Joint Stock Company Romashka", "Romashka S.A.R.L.", "ROMASHKA, S.A. DE C.V.",
+                                  "Publichnoe Aktsionernoe Obshchestvo Romashka", "Romashka Co., Ltd."])
+def test_legal_forms_longest_phrase_first(name):
+    assert name_tokens(name, "organization") == ("romashka",)
+
+
+# --- one target listed twice ----------------------------------------------------------------------------
+
+def test_one_publisher_listing_one_person_twice():
+    # us-sdn:24143 and us-sdn:36397: Vladimir Vasilyevich USTINOV, born 1953-02-25, in both.
+    a = person("us-sdn:24143", "Vladimir Vasilyevich USTINOV", dob="25 Feb 1953")
+    b = person("us-sdn:36397", "Vladimir Vasilyevich USTINOV", dob="25 Feb 1953")
+    s, why = score(a, b)
+    assert s == 1.0 and why["duplicate"]["value"].startswith("same full name")
+    # The same name alone, or a year of birth only, is not enough inside one list.
+    assert score(person("us-sdn:1", "Vladimir USTINOV"), person("us-sdn:2", "Vladimir USTINOV"))[0] == 0.0
+    assert score(person("us-sdn:1", "Vladimir Vasilyevich USTINOV", dob="1953"),
+                 person("us-sdn:2", "Vladimir Vasilyevich USTINOV", dob="1953"))[0] == 0.0
+
+
+def test_same_ofac_entry_on_both_lists_is_one_target():
+    sdn = org("us-sdn:18725", "BANCO VTB AFRICA SA")
+    cons = org("us-cons:18725", "BANCO VTB AFRICA, S.A.")
+    records = [features(d) for d in (sdn, cons)]
+    assert (0, 1) in candidate_pairs(records, TokenStats.build(records)).pairs
+    s, why = score(sdn, cons)
+    assert s == 1.0 and why["duplicate"]["value"] == "same OFAC entry number 18725"
+
+
+def test_cluster_holds_a_publishers_duplicates_but_nothing_weaker():
+    keys = ["us-sdn:1", "us-sdn:2", "gb:A", "gb:B", "un:1"]
+    sources = {k: k.split(":")[0] for k in keys}
+    links = [("us-sdn:1", "us-sdn:2", 1.05), ("gb:A", "us-sdn:1", 0.99), ("gb:B", "us-sdn:2", 0.95),
+             ("un:1", "us-sdn:2", 0.93)]
+    (joined,) = cluster(keys, sources, links)
+    # gb:B would be a second UK record joined by an ordinary link: refused.
+    assert joined == {"us-sdn:1", "us-sdn:2", "gb:A", "un:1"}
+    # An officer's "different" still keeps the two records apart.
+    apart = cluster(keys, sources, links, different=[("us-sdn:1", "us-sdn:2")])
+    assert not any({"us-sdn:1", "us-sdn:2"} <= c for c in apart)
