@@ -46,6 +46,10 @@ class ImportRun(Base):
     warning_count: Mapped[int] = mapped_column(default=0)
     warnings: Mapped[list[Any]] = mapped_column(default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    # The SHA-256 of each file as published (checkable with ``sha256sum``), by file name.
+    file_hashes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The operator accepted a publication that looks incomplete (--allow-partial).
+    partial: Mapped[bool] = mapped_column(default=False)
 
 
 class Designation(Base):
@@ -190,6 +194,8 @@ class MatchRun(Base):
     clusters: Mapped[int] = mapped_column(default=0)
     high: Mapped[float] = mapped_column(default=0.0)
     low: Mapped[float] = mapped_column(default=0.0)
+    config: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # every matcher setting the run used
+    config_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class MatchState(Base):
@@ -199,6 +205,7 @@ class MatchState(Base):
 
     designation_id: Mapped[int] = mapped_column(ForeignKey("designation.id", ondelete="CASCADE"), primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64))
+    candidates: Mapped[str | None] = mapped_column(Text)  # its own best candidates, designation ids
 
 
 class MatchKey(Base):
@@ -331,7 +338,12 @@ class GapFormerId(Base):
 
 
 class AuditEntry(Base):
-    """Append-only log of every decision; database triggers refuse updates and deletes."""
+    """Append-only, hash-chained log of every decision (see ``sanctions.audit``).
+
+    Database triggers refuse updates and deletes; the chain makes any change
+    made around them (triggers dropped, rows forged, deleted or back-dated)
+    visible to ``sanctions audit verify``.
+    """
 
     __tablename__ = "audit_log"
 
@@ -343,3 +355,19 @@ class AuditEntry(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's tail (one row): entry count and last hash, so a truncated or cut log shows.
+
+    Appenders lock this row, which also serialises concurrent appends.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entries: Mapped[int] = mapped_column(default=0)
+    last_id: Mapped[int] = mapped_column(default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))

@@ -30,6 +30,7 @@ from sanctions.models import CHILD_MODELS, Designation, DesignationChange, Impor
 from sanctions.schema import Designation as Record
 
 SHRINK_LIMIT = 0.10
+SHRINK_PARTS = ("names", "identifiers", "addresses")  # child tables the shrink guard also counts
 CHUNK = 500
 
 
@@ -121,7 +122,23 @@ def active_count(session: Session, source: str) -> int:
                           .where(Designation.source == source, Designation.status == "active")) or 0
 
 
-def check_shrink(session: Session, source: str, diff: Diff) -> None:
+def _stored_part_counts(session: Session, source: str) -> dict[str, int]:
+    """Names, identifiers and addresses of the source's active designations, one query each."""
+    counts = {}
+    for part in SHRINK_PARTS:
+        model = CHILD_MODELS[part]
+        counts[part] = session.scalar(
+            select(func.count()).select_from(model).join(Designation, Designation.id == model.designation_id)
+            .where(Designation.source == source, Designation.status == "active")) or 0
+    return counts
+
+
+def check_shrink(session: Session, source: str, diff: Diff, items: list[Prepared] | None = None) -> None:
+    """Refuse a publication that loses more than SHRINK_LIMIT of the designations, or of their parts.
+
+    The parts count too: an OFAC ``sdn.csv`` without its ``alt.csv`` and
+    ``add.csv`` keeps every designation but drops every alias and address.
+    """
     active = active_count(session, source)
     if active and len(diff.removed) > SHRINK_LIMIT * active:
         raise ShrinkRefused(
@@ -129,6 +146,17 @@ def check_shrink(session: Session, source: str, diff: Diff) -> None:
             f"({len(diff.removed) / active:.0%}, more than {SHRINK_LIMIT:.0%}); "
             f"re-run with --allow-shrink if that is right"
         )
+    if not active or items is None:
+        return
+    stored = _stored_part_counts(session, source)
+    for part in SHRINK_PARTS:
+        new = sum(len(getattr(item.record, part)) for item in items)
+        if stored[part] and stored[part] - new > SHRINK_LIMIT * stored[part]:
+            raise ShrinkRefused(
+                f"this publication has {new} {part} where the {active} active {source} designations have "
+                f"{stored[part]} ({(stored[part] - new) / stored[part]:.0%} fewer, more than {SHRINK_LIMIT:.0%}); "
+                f"is a file of the set missing? re-run with --allow-shrink if that is right"
+            )
 
 
 def _designation_values(item: Prepared) -> dict[str, Any]:
