@@ -19,7 +19,7 @@ from sanctions.db import session_factory
 from sanctions.models import ImportRun, MatchRun, TargetMember
 
 Progress = Callable[[str, int, int], None]
-LOCK_TIMEOUT = 600.0  # a full match of the real lists takes tens of seconds; wait for one, not forever
+LOCK_TIMEOUT = None  # locks.default_timeout(): $SANCTIONS_LOCK_TIMEOUT, else its default
 
 
 def import_source(engine: Engine, source: str, location: str, **options) -> ImportRun:
@@ -36,7 +36,7 @@ class StageCounts:
 
 
 def match(engine: Engine, full: bool = False, progress: Progress | None = None,
-          timeout: float = LOCK_TIMEOUT) -> MatchRun:
+          timeout: float | None = LOCK_TIMEOUT) -> MatchRun:
     """Stages 2-4: score what changed, re-cluster into targets, open and close gaps.
 
     Scoring is one transaction; clustering and the gap refresh are a second
@@ -72,7 +72,7 @@ def cluster_and_refresh(engine: Engine, run: MatchRun | None = None, progress: P
 
 
 def decide_pair(engine: Engine, key1: str, key2: str, decision: str, by: str, note: str | None = None,
-                timeout: float = LOCK_TIMEOUT) -> dict:
+                timeout: float | None = LOCK_TIMEOUT) -> dict:
     """An officer's pair decision: stored, then only the targets of the two designations re-clustered
     and only their gaps refreshed, in one short transaction."""
     with locks.hold(engine, "match", timeout=timeout, what="a review decision"):
@@ -93,7 +93,7 @@ def decide_pair(engine: Engine, key1: str, key2: str, decision: str, by: str, no
 
 
 def set_gap_status(engine: Engine, gap_id: str, status: str, by: str, reason: str | None = None,
-                   note: str | None = None, timeout: float = LOCK_TIMEOUT) -> dict:
+                   note: str | None = None, timeout: float | None = LOCK_TIMEOUT) -> dict:
     """An officer's disposition on a gap (under the ``match`` lock, so no refresh runs beside it)."""
     with locks.hold(engine, "match", timeout=timeout, what="a review decision"):
         Session = session_factory(engine)
