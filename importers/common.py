@@ -6,6 +6,7 @@ particular publisher; publisher quirks stay in the publisher's module.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import unicodedata
 from typing import Any, Iterable
@@ -81,6 +82,7 @@ _SCRIPT_PREFIXES = {
 }
 
 
+@functools.lru_cache(maxsize=65536)  # names repeat across rows, aliases and lists
 def detect_script(text: str) -> str:
     """The dominant ISO 15924 script of the letters in ``text``.
 

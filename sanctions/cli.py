@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 import threading
 import time
@@ -15,8 +16,8 @@ import click
 from sqlalchemy.orm import Session
 
 from importers.common import ImportFailure
-from sanctions import (audit, db, errors, expectations, gap_queries, gaps, imports, locks, matching, pipeline, queries,
-                       reports, review, store)
+from sanctions import (audit, config, db, errors, expectations, gap_queries, gaps, imports, locks, matching, pipeline,
+                       queries, reports, review, store)
 from sanctions.schema import JURISDICTIONS, KINDS, SOURCES
 
 
@@ -25,7 +26,7 @@ class Context:
 
     def __init__(self, url: str | None):
         self.explicit_url = url
-        self.url = db.database_url(url)
+        self.url = config.database_url(url)
         self._engine = None
 
     @property
@@ -56,11 +57,19 @@ class Registry(click.Group):
 
 
 @click.group(cls=Registry)
-@click.option("--db", "db_url", metavar="URL", help="Database URL (default: $SANCTIONS_DB or sqlite:///sanctions.db).")
+@click.option("--db", "db_url", metavar="URL", help="Database URL (default: $SANCTIONS_DB, the configuration "
+              "file's [database] url, or sqlite:///sanctions.db).")
+@click.option("--config", "config_file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Configuration file (default: $SANCTIONS_CONFIG, or ./sanctions.toml if present).")
 @click.pass_context
-def main(ctx: click.Context, db_url: str | None) -> None:
+def main(ctx: click.Context, db_url: str | None, config_file: str | None) -> None:
     """Coordinated sanctions designation registry: import, compare and review sanctions lists."""
-    ctx.obj = Context(db_url)
+    if config_file:
+        os.environ["SANCTIONS_CONFIG"] = config_file  # so every stage (the matcher too) reads the same file
+    try:
+        ctx.obj = Context(db_url)
+    except config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _progress_printer():
@@ -145,6 +154,18 @@ def format_run(run, elapsed: float) -> str:
     return "\n".join(lines)
 
 
+def restore_location(location: str) -> str:
+    """A SHA-256 (or a 12+ digit prefix) names a file in the download archive; anything else is as given."""
+    from sanctions import archive
+
+    if not archive.looks_like_sha(location):
+        return location
+    try:
+        return str(archive.resolve(config.load()[("archive", "dir")], location))
+    except (archive.ArchiveError, config.ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.command("import")
 @click.argument("source", type=click.Choice(list(SOURCES)))
 @click.argument("location")
@@ -158,13 +179,15 @@ def format_run(run, elapsed: float) -> str:
 @pass_context
 def import_command(obj: Context, source: str, location: str, force: bool, allow_shrink: bool,
                    allow_partial: bool) -> None:
-    """Import a published list: a file, a directory (OFAC CSV set) or an http(s) URL."""
+    """Import a published list: a file, a directory (OFAC CSV set), an http(s) URL, or the SHA-256 of an
+    archived download (to restore an earlier publication)."""
+    location = restore_location(location)
     started = time.perf_counter()
     progress, close = _progress_printer()
     try:
         minimum = expectations.expected_minimum(source)
-        run = imports.run_import(obj.engine, source, location, force=force, allow_shrink=allow_shrink,
-                                 allow_partial=allow_partial, expected_minimum=minimum, progress=progress)
+        run = pipeline.import_source(obj.engine, source, location, force=force, allow_shrink=allow_shrink,
+                                     allow_partial=allow_partial, expected_minimum=minimum, progress=progress)
     except (ImportFailure, store.ShrinkRefused, imports.PartialRefused) as exc:
         close()
         raise click.ClickException(f"import failed, previous data kept: {exc}") from None
@@ -477,6 +500,28 @@ def demo_command(obj: Context) -> None:
     from sanctions import demo
 
     demo.run(obj.explicit_url or DEMO_URL, click.echo)
+
+
+@main.command("serve")
+@click.option("--host", help="Address to listen on (default: the configuration's [web] host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535),
+              help="Port to listen on (default: the configuration's [web] port, 5000).")
+@pass_context
+def serve_command(obj: Context, host: str | None, port: int | None) -> None:
+    """Serve the web pages and the JSON API for local use (production: gunicorn, see the README)."""
+    from web import create_app
+
+    settings = config.load()
+    host = host or settings[("web", "host")]
+    port = port or settings[("web", "port")]
+    app = create_app({"SANCTIONS_DB": obj.url})
+    click.echo(f"Serving {obj.url} on http://{host}:{port}/ (Ctrl-C to stop)")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+from sanctions import cli_refresh  # noqa: E402  (refresh, changes, check, config)
+
+cli_refresh.register(main)
 
 
 if __name__ == "__main__":

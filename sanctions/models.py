@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -371,3 +371,70 @@ class AuditHead(Base):
     entries: Mapped[int] = mapped_column(default=0)
     last_id: Mapped[int] = mapped_column(default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Refresh(Base):
+    """One run of ``sanctions refresh``: what it fetched, what it imported and its change report."""
+
+    __tablename__ = "refresh"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # running, succeeded, partial (some sources failed), failed, interrupted (killed; found by the next run)
+    status: Mapped[str] = mapped_column(String(12))
+    exit_code: Mapped[int | None]
+    match_run_id: Mapped[int | None] = mapped_column(ForeignKey("match_run.id"))
+    error: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Download(Base):
+    """One source's fetch in one refresh, and what became of it.
+
+    The file itself is in the archive, content-addressed by ``sha256``; the
+    row keeps its URL, the response headers and the time, and the validators
+    (ETag, Last-Modified) the next refresh sends back.
+    """
+
+    __tablename__ = "download"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refresh_id: Mapped[int | None] = mapped_column(ForeignKey("refresh.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # imported, unchanged (same bytes), not-modified (HTTP 304), failed, refused (shrink guard)
+    outcome: Mapped[str] = mapped_column(String(16))
+    http_status: Mapped[int | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    archive_path: Mapped[str | None] = mapped_column(Text)
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class SearchEntry(Base):
+    """One folded name or compact identifier of a designation, as the text search sees it.
+
+    Filled by ``sanctions.search_index`` (imported below so that every session
+    keeps the index current on commit); the trigram indexes over ``text`` are
+    created by migration 0006 (FTS5 on SQLite, pg_trgm GIN on PostgreSQL).
+    """
+
+    __tablename__ = "search_entry"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    designation_id: Mapped[int] = mapped_column(ForeignKey("designation.id", ondelete="CASCADE"), index=True)
+    field: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text, index=True)
+    label: Mapped[str] = mapped_column(Text)
+
+
+from sanctions import search_index as _search_index  # noqa: E402,F401  (registers the commit hook)

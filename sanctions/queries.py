@@ -235,3 +235,18 @@ def partial_sources(session: Session, minimums: dict[str, int] | None = None) ->
         if good is not None and good.partial:
             out[source] = f"import run {good.id} was accepted as partial"
     return out
+
+
+def targets_members(session: Session, target_ids: Iterable[str]) -> dict[str, list[str]]:
+    """Target id -> its designation keys in key order, for many targets in one go (search, coordination).
+
+    The bulk form of ``target_member_keys``; targets without members (retired) are absent.
+    """
+    ids = sorted(set(target_ids))
+    out: dict[str, list[str]] = {}
+    for i in range(0, len(ids), 900):
+        for target_id, key in session.execute(select(TargetMember.target_id, TargetMember.designation_key)
+                                              .where(TargetMember.target_id.in_(ids[i : i + 900]))
+                                              .order_by(TargetMember.designation_key)):
+            out.setdefault(target_id, []).append(key)
+    return out

@@ -138,7 +138,14 @@ def test_shrink_guard(engine, db_url, stored_un, tmp_path):
     assert_failed_cleanly(engine, db_url, result, stored_un, "would remove", "--allow-shrink")
     allowed = cli(db_url, "import", "un", str(path), "--allow-shrink")
     assert allowed.exit_code == 0, allowed.output
-    assert "removed" in allowed.output
+    # Every individual after the first three is gone; the entities stay.
+    dropped = rest[:rest.index("</INDIVIDUALS>")].count("<INDIVIDUAL>") + 1 - 3
+    assert dropped > 3 and f"removed {dropped} " in allowed.output, allowed.output
+    with session_factory(engine)() as session:
+        statuses = dict(session.execute(select(Designation.key, Designation.status)
+                                        .where(Designation.source == "un")).all())
+    assert sum(s == "removed" for s in statuses.values()) == dropped
+    assert sum(s == "active" for s in statuses.values()) == len(statuses) - dropped
 
 
 def test_bad_field_is_a_warning_not_a_failure(engine, db_url, tmp_path):
