@@ -142,22 +142,25 @@ def current_gaps(targets: Iterable[TargetSides], covered: set[str]) -> dict[str,
     """Gap id -> the gap, for the targets as they are now."""
     out: dict[str, CurrentGap] = {}
     for target in targets:
-        jurisdictions = {m.jurisdiction for m in target.members}
-        for a in jurisdictions & covered:
-            active_a, removed_a = target.active(a), target.removed(a)
-            for b in covered - {a}:
-                active_b = target.active(b)
-                if active_a and not active_b:
-                    kind, side = "missing", active_a
-                elif removed_a and not active_a and active_b:
-                    kind, side = "delisted", removed_a
-                else:
-                    continue
-                anchor = min(side, key=lambda m: m.key)
+        active: dict[str, list[Member]] = defaultdict(list)
+        removed: dict[str, list[Member]] = defaultdict(list)
+        for m in target.members:
+            (active if m.status == "active" else removed)[m.jurisdiction].append(m)
+        for a in ({m.jurisdiction for m in target.members} & covered):
+            if a in active:
+                kind, side, against = "missing", active[a], covered - {a} - set(active)
+            elif a in removed:
+                kind, side, against = "delisted", removed[a], (covered - {a}) & set(active)
+            else:
+                continue
+            if not against:
+                continue
+            anchor = min(side, key=lambda m: m.key)
+            regimes = regimes_text(r for m in side for r in m.regimes or [])
+            listed = min((m.listed_on for m in side if m.listed_on), default=None)
+            for b in against:
                 gid = gap_id(kind, a, b, target.id)
-                out[gid] = CurrentGap(gid, kind, a, b, target.id, anchor.key, anchor.kind,
-                                      regimes_text(r for m in side for r in m.regimes or []),
-                                      min((m.listed_on for m in side if m.listed_on), default=None))
+                out[gid] = CurrentGap(gid, kind, a, b, target.id, anchor.key, anchor.kind, regimes, listed)
     return out
 
 
