@@ -220,7 +220,8 @@ def refresh(session: Session, today: dt.date | None = None, target_ids: Iterable
                             "closed_run_id": None, "successor_id": None, **now.description(),
                             **({"needs_review": True} if row.disposition != "open" else {})})
             result.reopened += 1
-        elif now is not None and any(getattr(row, k) != v for k, v in now.description().items()):
+        elif now is not None and (row.anchor_key, row.target_kind, row.regimes, row.listed_on) != \
+                (now.anchor_key, now.target_kind, now.regimes, now.listed_on):
             changes.append({"id": gid, **now.description()})
     result.carries += _lineage_carries(lineage, current, stored, {c.to_id for c in result.carries})
     carried_from = {c.to_id: c.from_id for c in result.carries}
