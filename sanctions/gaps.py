@@ -311,11 +311,3 @@ def material_hashes(session: Session, gaps: list[tuple[str, str, str]]) -> dict[
 def gap_material_hash(session: Session, gap: Gap) -> str:
     return material_hashes(session, [(gap.id, gap.target_id, gap.designated_by)])[gap.id]
 
-
-def __getattr__(name: str):
-    # Readers moved to sanctions.gap_queries; the old names keep working for callers
-    # written against this module (the web and refresh code of the same session).
-    from sanctions import gap_queries
-    if name in ("GapQuery", "find_gaps", "matrix", "alignment_stats", "near_misses", "comparable_regimes"):
-        return getattr(gap_queries, name)
-    raise AttributeError(name)
