@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, text
 
-from sanctions import gap_queries as gaps, imports, matching, pipeline, queries, review
+from sanctions import gap_queries as gaps, imports, matching, pipeline, queries
 from sanctions.cli import main
 from sanctions.demo import SAMPLE_FILES
 from sanctions.db import session_factory
@@ -178,8 +178,8 @@ def test_negative_pair_decision_splits_a_cluster_and_opens_gaps(engine, db_url):
 def test_material_change_flags_decisions_for_rereview(engine, db_url, tmp_path):
     import_samples(engine)
     volodin_gap = gap_id(engine, "us", "gb", VOLODIN)
-    review.set_gap_status(engine, volodin_gap, "under-review", "A. Officer")
-    review.decide_pair(engine, "us-sdn:7843", "gb:IRQ0062", "same", "B. Officer")
+    pipeline.set_gap_status(engine, volodin_gap, "under-review", "A. Officer")
+    pipeline.decide_pair(engine, "us-sdn:7843", "gb:IRQ0062", "same", "B. Officer")
     folder = tmp_path / "us"
     shutil.copytree(SAMPLES / "us", folder)
     sdn = (folder / "sdn.csv").read_bytes()
@@ -212,7 +212,7 @@ def test_review_rules(engine, db_url):
 
 def test_audit_log_is_append_only(engine, db_url):
     import_samples(engine)
-    review.set_gap_status(engine, gap_id(engine, "us", "gb", VOLODIN), "under-review", "A. Officer", note="looking")
+    pipeline.set_gap_status(engine, gap_id(engine, "us", "gb", VOLODIN), "under-review", "A. Officer", note="looking")
     rows = list(csv.DictReader(io.StringIO(cli(db_url, "audit").stdout)))
     (entry,) = [r for r in rows if r["action"] == "gap-disposition"]
     assert entry["actor"] == "A. Officer" and json.loads(entry["before"])["disposition"] == "open"
@@ -309,7 +309,7 @@ def test_incremental_gap_refresh_equals_a_full_one(engine, tmp_path):
     """After an incremental match only targets changed since the last refresh are refreshed; nothing is missed."""
     import_samples(engine)
     volodin_gap = gap_id(engine, "us", "gb", VOLODIN)
-    review.set_gap_status(engine, volodin_gap, "under-review", "A. Officer")
+    pipeline.set_gap_status(engine, volodin_gap, "under-review", "A. Officer")
     # The UK drops Saddam Hussein: gaps open for him against the UK, only his target is refreshed.
     imports.run_import(engine, "gb", str(uk_sample_without(tmp_path, "IRQ0062")), allow_shrink=True)
     run = pipeline.match(engine)

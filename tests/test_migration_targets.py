@@ -7,7 +7,7 @@ import json
 import pytest
 
 from alembic import command
-from sqlalchemy import JSON, bindparam, select, text
+from sqlalchemy import JSON, bindparam, text
 
 from sanctions import db, pipeline
 

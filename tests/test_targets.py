@@ -7,15 +7,14 @@ recorded and flagged for re-review: never silently dropped.
 """
 from __future__ import annotations
 
-import datetime as dt
 import re
 
 from sqlalchemy import select
 
-from sanctions import imports, pipeline, queries, review
+from sanctions import imports, pipeline, queries
 from sanctions.db import session_factory
 from sanctions.demo import SAMPLE_FILES
-from sanctions.models import AuditEntry, Gap, Target, TargetEvent, TargetMember
+from sanctions.models import AuditEntry, Gap, GapFormerId, Target, TargetEvent, TargetMember
 from sanctions.targets import assign, new_target_id
 from tests.conftest import SAMPLES
 
@@ -222,6 +221,6 @@ def test_old_gap_ids_still_resolve_for_review(engine):
     import_samples(engine)
     target = target_of(engine, VOLODIN)
     with session_factory(engine).begin() as session:
-        session.add(review.GapFormerId(former_id=f"us-gb:{VOLODIN}", gap_id=f"us-gb:{target}"))
+        session.add(GapFormerId(former_id=f"us-gb:{VOLODIN}", gap_id=f"us-gb:{target}"))
     result = pipeline.set_gap_status(engine, f"us-gb:{VOLODIN}", "under-review", "A. Officer")
     assert result["gap"] == f"us-gb:{target}" and gap(engine, f"us-gb:{target}").disposition == "under-review"

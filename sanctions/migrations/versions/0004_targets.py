@@ -193,7 +193,7 @@ def _rekey_gaps(conn, target_of: dict[str, str]) -> None:
     for new_id, group in groups.items():
         # Keep the open row (else the newest); carry the weightiest decision of the others.
         group.sort(key=lambda r: (r["state"] == "open", r["opened_on"], r["id"]), reverse=True)
-        kept, others = group[0], group[1:]
+        kept = group[0]
         decided = max(group, key=lambda r: (_RANK.get(r["disposition"], 0), r["opened_on"]))
         row = {c: kept[c] for c in columns}
         row.update(id=new_id, target_id=kept["target_id"], carried_from=None)
