@@ -97,8 +97,17 @@ def _target_page(session: Session, q: GapQuery, limit: int | None, offset: int) 
 
 
 def iter_gaps(session: Session, q: GapQuery, evidence: bool = False, batch: int = 500) -> Iterator[dict[str, Any]]:
-    """Every entry of a report, loaded ``batch`` targets at a time, for streaming output."""
+    """Every entry of a report, in order.
+
+    With the evidence pack (every record as published: megabytes per batch)
+    entries are loaded ``batch`` targets at a time and can be written as they
+    come.  Without it, one query per table reads the whole report, the
+    targets chosen by a sub-select rather than by long lists of ids.
+    """
     target_ids = _target_page(session, q, None, 0)
+    if not evidence:
+        yield from _entries(session, q, target_ids, evidence, whole=True)
+        return
     for i in range(0, len(target_ids), batch):
         yield from _entries(session, q, target_ids[i : i + batch], evidence)
 
@@ -108,17 +117,35 @@ def find_gaps(session: Session, q: GapQuery, evidence: bool = False) -> list[dic
     return list(iter_gaps(session, q, evidence))
 
 
-def _entries(session: Session, q: GapQuery, target_ids: list[str], evidence: bool) -> list[dict[str, Any]]:
+def _where_target(column, q: GapQuery, target_ids: list[str], whole: bool) -> list:
+    """Conditions selecting the report's targets: one sub-select for a whole report, else id chunks."""
+    if whole:
+        return [column.in_(_filtered(q).with_only_columns(Gap.target_id))]
+    return [column.in_(chunk) for chunk in _chunks(target_ids)]
+
+
+def _entries(session: Session, q: GapQuery, target_ids: list[str], evidence: bool,
+             whole: bool = False) -> list[dict[str, Any]]:
+    """Report entries for ``target_ids`` (in that order); ``whole``: they are all of the query's."""
     if not target_ids:
         return []
-    gaps_of: dict[str, list[Gap]] = defaultdict(list)
-    for chunk in _chunks(target_ids):
-        for gap in session.scalars(_filtered(q).where(Gap.target_id.in_(chunk))):
+    # Plain rows, not ORM objects: a report of 12,000 targets pays for every attribute access.
+    columns = _filtered(q).with_only_columns(Gap.id, Gap.target_id, Gap.not_by, Gap.state, Gap.opened_on,
+                                             Gap.closed_on, Gap.closed_reason, Gap.disposition, Gap.reason,
+                                             Gap.needs_review, Gap.carried_from, Gap.listed_on)
+    gaps_of: dict[str, list[Any]] = defaultdict(list)
+    for condition in ([] if whole else _where_target(Gap.target_id, q, target_ids, whole)) or [None]:
+        for gap in session.execute(columns if condition is None else columns.where(condition)):
             gaps_of[gap.target_id].append(gap)
-    sides = _side_a(session, target_ids, q.designated_by)
+    sides = _side_a(session, _where_target(TargetMember.target_id, q, target_ids, whole), q.designated_by)
     codes = comparable_regimes()
-    misses = near_misses(session, {t: [m["key"] for m in sides.get(t, [])] for t in target_ids},
-                         all_members=True)
+    members = {t: [m["key"] for m in sides.get(t, [])] for t in target_ids}
+    if whole:
+        keys = (select(TargetMember.designation_key)
+                .where(*_where_target(TargetMember.target_id, q, target_ids, whole)))
+        misses = near_misses(session, members, key_select=keys)
+    else:
+        misses = near_misses(session, members)
     records = _records(session, sides, misses) if evidence else {}
     today = dt.date.today()
     out = []
@@ -164,42 +191,56 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[i : i + size]
 
 
-def _side_a(session: Session, target_ids: list[str], a: str) -> dict[str, list[dict[str, Any]]]:
-    """A's designations of each target, in key order."""
+def _side_a(session: Session, conditions: list, a: str) -> dict[str, list[dict[str, Any]]]:
+    """A's designations of each target the conditions select, in key order."""
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for chunk in _chunks(target_ids):
-        for target_id, key, name, kind, status, listed_on, regimes in session.execute(
-                select(TargetMember.target_id, Designation.key, Designation.name, Designation.kind,
-                       Designation.status, Designation.listed_on, Designation.regimes)
+    for condition in conditions:
+        # A's designations are picked here, not in SQL: a condition on the jurisdiction lets
+        # SQLite scan every designation of A through its index instead of the few targets'.
+        for target_id, key, jurisdiction, name, kind, status, listed_on, regimes in session.execute(
+                select(TargetMember.target_id, Designation.key, Designation.jurisdiction, Designation.name,
+                       Designation.kind, Designation.status, Designation.listed_on, Designation.regimes)
                 .join(Designation, Designation.key == TargetMember.designation_key)
-                .where(TargetMember.target_id.in_(chunk), Designation.jurisdiction == a)
-                .order_by(Designation.key)):
-            out[target_id].append({"key": key, "name": name, "kind": kind, "status": status,
-                                   "listed_on": listed_on.isoformat() if listed_on else None,
-                                   "regimes": regimes or []})
+                .where(condition)):
+            if jurisdiction == a:
+                out[target_id].append({"key": key, "name": name, "kind": kind, "status": status,
+                                       "listed_on": listed_on.isoformat() if listed_on else None,
+                                       "regimes": regimes or []})
+    for side in out.values():
+        side.sort(key=lambda m: m["key"])
     return out
 
 
 def near_misses(session: Session, members: dict[str, list[str]], limit: int = 3,
-                all_members: bool = False) -> dict[str, dict[str, list[dict]]]:
+                key_select: Select | None = None) -> dict[str, dict[str, list[dict]]]:
     """Per target id and jurisdiction: the closest designations outside the target.
 
     ``members`` is target id -> the keys to look from.  These are pairs the
     matcher scored below the link threshold (or links that an officer's
     decision or a clustering rule kept apart).  One pass over the scored
-    pairs of all the targets at hand, not a query per gap.
+    pairs of all the targets at hand, not a query per gap; ``key_select``
+    (a sub-select of the same keys) replaces long lists of keys.  The
+    explanations are read only for the pairs shown.
     """
     member_of = {k: t for t, keys in members.items() for k in keys}
-    keys = sorted(member_of)
-    touching: dict[str, list[tuple[str, float, str, dict]]] = defaultdict(list)
-    for i in range(0, len(keys), 450):
-        chunk = keys[i : i + 450]
-        for a, b, score, band, explanation in session.execute(
-                select(MatchPair.key_a, MatchPair.key_b, MatchPair.score, MatchPair.band, MatchPair.explanation)
-                .where(MatchPair.key_a.in_(chunk) | MatchPair.key_b.in_(chunk))):
+    pair = select(MatchPair.id, MatchPair.key_a, MatchPair.key_b, MatchPair.score, MatchPair.band)
+    if key_select is not None:
+        # Two indexed look-ups rather than one OR, which SQLite answers by scanning.
+        conditions = [MatchPair.key_a.in_(key_select), MatchPair.key_b.in_(key_select)]
+    else:
+        keys = sorted(member_of)
+        conditions = [c for i in range(0, len(keys), 900)
+                      for c in (MatchPair.key_a.in_(keys[i : i + 900]), MatchPair.key_b.in_(keys[i : i + 900]))]
+    touching: dict[str, list[tuple[str, float, str, int]]] = defaultdict(list)
+    seen_pairs: set[int] = set()
+    for condition in conditions:
+        for pair_id, a, b, score, band in session.execute(pair.where(condition)):
+            if pair_id in seen_pairs:
+                continue
+            seen_pairs.add(pair_id)
             for own, other in ((a, b), (b, a)):
                 if own in member_of:
-                    touching[member_of[own]].append((other, score, band, explanation))
+                    touching[member_of[own]].append((other, score, band, pair_id))
     others = sorted({o for rows in touching.values() for o, *_ in rows})
     info: dict[str, tuple[str, str, str]] = {}
     for chunk in _chunks(others):
@@ -208,15 +249,23 @@ def near_misses(session: Session, members: dict[str, list[str]], limit: int = 3,
             .join(TargetMember, TargetMember.designation_key == Designation.key)
             .where(Designation.key.in_(chunk)))})
     out: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    shown: dict[int, list[dict]] = defaultdict(list)  # a pair between two reported targets shows twice
     for target_id, rows in touching.items():
         seen: set[str] = set()
-        for other, score, band, explanation in sorted(rows, key=lambda r: (-r[1], r[0])):
+        for other, score, band, pair_id in sorted(rows, key=lambda r: (-r[1], r[0])):
             other_target, jurisdiction, name = info.get(other, ("", "", ""))
             if other in seen or other_target == target_id or len(out[target_id][jurisdiction]) >= limit:
                 continue
             seen.add(other)
-            out[target_id][jurisdiction].append({"key": other, "name": name, "score": score, "band": band,
-                                                 "explanation": explanation})
+            miss = {"key": other, "name": name, "score": score, "band": band, "explanation": None}
+            shown[pair_id].append(miss)
+            out[target_id][jurisdiction].append(miss)
+    ids = sorted(shown)
+    for chunk in _chunks(ids):
+        for pair_id, explanation in session.execute(select(MatchPair.id, MatchPair.explanation)
+                                                    .where(MatchPair.id.in_(chunk))):
+            for miss in shown[pair_id]:
+                miss["explanation"] = explanation
     return out
 
 

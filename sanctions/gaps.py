@@ -142,22 +142,25 @@ def current_gaps(targets: Iterable[TargetSides], covered: set[str]) -> dict[str,
     """Gap id -> the gap, for the targets as they are now."""
     out: dict[str, CurrentGap] = {}
     for target in targets:
-        jurisdictions = {m.jurisdiction for m in target.members}
-        for a in jurisdictions & covered:
-            active_a, removed_a = target.active(a), target.removed(a)
-            for b in covered - {a}:
-                active_b = target.active(b)
-                if active_a and not active_b:
-                    kind, side = "missing", active_a
-                elif removed_a and not active_a and active_b:
-                    kind, side = "delisted", removed_a
-                else:
-                    continue
-                anchor = min(side, key=lambda m: m.key)
+        active: dict[str, list[Member]] = defaultdict(list)
+        removed: dict[str, list[Member]] = defaultdict(list)
+        for m in target.members:
+            (active if m.status == "active" else removed)[m.jurisdiction].append(m)
+        for a in ({m.jurisdiction for m in target.members} & covered):
+            if a in active:
+                kind, side, against = "missing", active[a], covered - {a} - set(active)
+            elif a in removed:
+                kind, side, against = "delisted", removed[a], (covered - {a}) & set(active)
+            else:
+                continue
+            if not against:
+                continue
+            anchor = min(side, key=lambda m: m.key)
+            regimes = regimes_text(r for m in side for r in m.regimes or [])
+            listed = min((m.listed_on for m in side if m.listed_on), default=None)
+            for b in against:
                 gid = gap_id(kind, a, b, target.id)
-                out[gid] = CurrentGap(gid, kind, a, b, target.id, anchor.key, anchor.kind,
-                                      regimes_text(r for m in side for r in m.regimes or []),
-                                      min((m.listed_on for m in side if m.listed_on), default=None))
+                out[gid] = CurrentGap(gid, kind, a, b, target.id, anchor.key, anchor.kind, regimes, listed)
     return out
 
 
@@ -217,7 +220,8 @@ def refresh(session: Session, today: dt.date | None = None, target_ids: Iterable
                             "closed_run_id": None, "successor_id": None, **now.description(),
                             **({"needs_review": True} if row.disposition != "open" else {})})
             result.reopened += 1
-        elif now is not None and any(getattr(row, k) != v for k, v in now.description().items()):
+        elif now is not None and (row.anchor_key, row.target_kind, row.regimes, row.listed_on) != \
+                (now.anchor_key, now.target_kind, now.regimes, now.listed_on):
             changes.append({"id": gid, **now.description()})
     result.carries += _lineage_carries(lineage, current, stored, {c.to_id for c in result.carries})
     carried_from = {c.to_id: c.from_id for c in result.carries}
@@ -307,11 +311,3 @@ def material_hashes(session: Session, gaps: list[tuple[str, str, str]]) -> dict[
 def gap_material_hash(session: Session, gap: Gap) -> str:
     return material_hashes(session, [(gap.id, gap.target_id, gap.designated_by)])[gap.id]
 
-
-def __getattr__(name: str):
-    # Readers moved to sanctions.gap_queries; the old names keep working for callers
-    # written against this module (the web and refresh code of the same session).
-    from sanctions import gap_queries
-    if name in ("GapQuery", "find_gaps", "matrix", "alignment_stats", "near_misses", "comparable_regimes"):
-        return getattr(gap_queries, name)
-    raise AttributeError(name)

@@ -196,6 +196,10 @@ class MatchRun(Base):
     low: Mapped[float] = mapped_column(default=0.0)
     config: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # every matcher setting the run used
     config_hash: Mapped[str | None] = mapped_column(String(64))
+    # What this run's gap refresh covered: import runs up to this id, against these jurisdictions.
+    # The next incremental run refreshes only targets changed since (see pipeline.gap_scope).
+    gaps_import_run_id: Mapped[int | None]
+    gaps_jurisdictions: Mapped[list[Any] | None] = mapped_column(JSON)
 
 
 class MatchState(Base):

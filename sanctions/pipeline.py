@@ -12,15 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
 
 from sanctions import gaps, imports, locks, matching, review, targets
 from sanctions.config import MatchingConfig
 from sanctions.db import session_factory
-from sanctions.models import ImportRun, MatchRun, TargetMember
+from sanctions.models import DesignationChange, ImportRun, MatchRun, TargetMember
 
 Progress = Callable[[str, int, int], None]
-LOCK_TIMEOUT = 600.0  # a full match of the real lists takes tens of seconds; wait for one, not forever
+LOCK_TIMEOUT = None  # locks.default_timeout(): $SANCTIONS_LOCK_TIMEOUT, else its default
 
 
 def import_source(engine: Engine, source: str, location: str, **options) -> ImportRun:
@@ -37,7 +38,7 @@ class StageCounts:
 
 
 def match(engine: Engine, full: bool = False, progress: Progress | None = None,
-          timeout: float = LOCK_TIMEOUT, config: MatchingConfig | None = None) -> MatchRun:
+          timeout: float | None = LOCK_TIMEOUT, config: MatchingConfig | None = None) -> MatchRun:
     """Stages 2-4: score what changed, re-cluster into targets, open and close gaps.
 
     Scoring is one transaction; clustering and the gap refresh are a second
@@ -63,17 +64,49 @@ def cluster_and_refresh(engine: Engine, run: MatchRun | None = None, progress: P
         if progress:
             progress("clustering", 1, 1)
             progress("gaps", 0, 1)
-        scope = None if target_ids is None else set(target_ids) | clustered.touched
+        covered = sorted(gaps.covered_jurisdictions(session))
+        newest_import = session.scalar(select(func.max(ImportRun.id)))
+        if target_ids is not None:
+            scope = set(target_ids) | clustered.touched
+        elif run is not None and run.mode == "incremental":
+            scope = gap_scope(session, run.id, covered, clustered.touched)
+        else:
+            scope = None
         refreshed = gaps.refresh(session, target_ids=scope, lineage=clustered.events)
         flagged = review.carry_dispositions(session, refreshed.carries)
         flagged += review.flag_material_changes(session, scope)
+        if run is not None:
+            stored = session.get(MatchRun, run.id)
+            stored.gaps_import_run_id, stored.gaps_jurisdictions = newest_import, covered
         if progress:
             progress("gaps", 1, 1)
     return StageCounts(clustered.clusters, len(clustered.touched), refreshed.counts(), flagged)
 
 
+def gap_scope(session: Session, run_id: int, covered: list[str], touched: set[str]) -> set[str] | None:
+    """The targets whose gaps can have changed since the last refresh; None when all can.
+
+    A gap depends on its target's members (``touched`` by this clustering) and
+    on their status and content, which only imports change: the designations
+    an import changed since the last refresh are in ``designation_change``.
+    A newly covered (or no longer covered) jurisdiction changes every target.
+    """
+    last = session.execute(select(MatchRun.gaps_import_run_id, MatchRun.gaps_jurisdictions)
+                           .where(MatchRun.id != run_id, MatchRun.gaps_import_run_id.is_not(None))
+                           .order_by(MatchRun.id.desc()).limit(1)).first()
+    if last is None or sorted(last.gaps_jurisdictions or []) != covered:
+        return None
+    keys = set(session.scalars(select(DesignationChange.key).where(DesignationChange.run_id > last.gaps_import_run_id)))
+    changed = set()
+    chunked = sorted(keys)
+    for i in range(0, len(chunked), 900):
+        changed.update(session.scalars(select(TargetMember.target_id)
+                                       .where(TargetMember.designation_key.in_(chunked[i : i + 900]))))
+    return changed | touched
+
+
 def decide_pair(engine: Engine, key1: str, key2: str, decision: str, by: str, note: str | None = None,
-                timeout: float = LOCK_TIMEOUT) -> dict:
+                timeout: float | None = LOCK_TIMEOUT) -> dict:
     """An officer's pair decision: stored, then only the targets of the two designations re-clustered
     and only their gaps refreshed, in one short transaction."""
     with locks.hold(engine, "match", timeout=timeout, what="a review decision"):
@@ -94,7 +127,7 @@ def decide_pair(engine: Engine, key1: str, key2: str, decision: str, by: str, no
 
 
 def set_gap_status(engine: Engine, gap_id: str, status: str, by: str, reason: str | None = None,
-                   note: str | None = None, timeout: float = LOCK_TIMEOUT) -> dict:
+                   note: str | None = None, timeout: float | None = LOCK_TIMEOUT) -> dict:
     """An officer's disposition on a gap (under the ``match`` lock, so no refresh runs beside it)."""
     with locks.hold(engine, "match", timeout=timeout, what="a review decision"):
         Session = session_factory(engine)

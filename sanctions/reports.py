@@ -99,11 +99,14 @@ def format_table(rows: list[dict]) -> str:
 
 
 def stream_json(items, out) -> None:
-    """A JSON array written item by item (the same document ``json.dumps(list, indent=2)`` gives)."""
+    """A JSON array written item by item, one compact item per line.
+
+    Compact because ``json.dumps`` with ``indent`` runs the pure-Python
+    encoder: on the 80 MB US-not-UK evidence pack that triples the time.
+    """
     out.write("[")
     first = True
     for item in items:
-        text = json.dumps(item, indent=2, ensure_ascii=False, default=str)
-        out.write(("\n  " if first else ",\n  ") + text.replace("\n", "\n  "))
+        out.write(("\n" if first else ",\n") + json.dumps(item, ensure_ascii=False, default=str))
         first = False
     out.write("\n]\n" if not first else "]\n")

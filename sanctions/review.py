@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterable
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sanctions import audit, gaps
@@ -189,15 +189,3 @@ def _flag_pair_decisions(session: Session, keys: set[str] | None) -> int:
                          {"needs_review": True}, "a designation under this decision changed materially")
     return flagged
 
-
-def decide_pair(engine: Engine, key1: str, key2: str, decision: str, by: str, note: str | None = None) -> dict:
-    """Kept for callers of before: ``pipeline.decide_pair`` (lock, decision, local re-cluster, gaps)."""
-    from sanctions import pipeline
-    return pipeline.decide_pair(engine, key1, key2, decision, by, note)
-
-
-def set_gap_status(engine: Engine, gap_id: str, status: str, by: str, reason: str | None = None,
-                   note: str | None = None) -> dict:
-    """Kept for callers of before: ``pipeline.set_gap_status``."""
-    from sanctions import pipeline
-    return pipeline.set_gap_status(engine, gap_id, status, by, reason, note)

@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, text
 
-from sanctions import gap_queries as gaps, imports, matching, pipeline, queries, review
+from sanctions import gap_queries as gaps, imports, matching, pipeline, queries
 from sanctions.cli import main
 from sanctions.demo import SAMPLE_FILES
 from sanctions.db import session_factory
-from sanctions.models import Gap, PairDecision, TargetMember
+from sanctions.models import Gap, MatchRun, PairDecision, TargetMember
 from tests.conftest import SAMPLES
 
 SADDAM = ("us-sdn:7843", "gb:IRQ0062", "un:6908048", "eu:13")
@@ -178,8 +178,8 @@ def test_negative_pair_decision_splits_a_cluster_and_opens_gaps(engine, db_url):
 def test_material_change_flags_decisions_for_rereview(engine, db_url, tmp_path):
     import_samples(engine)
     volodin_gap = gap_id(engine, "us", "gb", VOLODIN)
-    review.set_gap_status(engine, volodin_gap, "under-review", "A. Officer")
-    review.decide_pair(engine, "us-sdn:7843", "gb:IRQ0062", "same", "B. Officer")
+    pipeline.set_gap_status(engine, volodin_gap, "under-review", "A. Officer")
+    pipeline.decide_pair(engine, "us-sdn:7843", "gb:IRQ0062", "same", "B. Officer")
     folder = tmp_path / "us"
     shutil.copytree(SAMPLES / "us", folder)
     sdn = (folder / "sdn.csv").read_bytes()
@@ -212,7 +212,7 @@ def test_review_rules(engine, db_url):
 
 def test_audit_log_is_append_only(engine, db_url):
     import_samples(engine)
-    review.set_gap_status(engine, gap_id(engine, "us", "gb", VOLODIN), "under-review", "A. Officer", note="looking")
+    pipeline.set_gap_status(engine, gap_id(engine, "us", "gb", VOLODIN), "under-review", "A. Officer", note="looking")
     rows = list(csv.DictReader(io.StringIO(cli(db_url, "audit").stdout)))
     (entry,) = [r for r in rows if r["action"] == "gap-disposition"]
     assert entry["actor"] == "A. Officer" and json.loads(entry["before"])["disposition"] == "open"
@@ -303,3 +303,27 @@ def test_pages_in_sql_and_streamed_evidence_pack(engine, db_url):
     pack = json.loads(out.stdout)
     assert [g["target"] for g in pack] == [g["target"] for g in everything]
     assert all(e["evidence"]["designated"] and e["evidence"]["designated"][0]["source_record"] for e in pack)
+
+
+def test_incremental_gap_refresh_equals_a_full_one(engine, tmp_path):
+    """After an incremental match only targets changed since the last refresh are refreshed; nothing is missed."""
+    import_samples(engine)
+    volodin_gap = gap_id(engine, "us", "gb", VOLODIN)
+    pipeline.set_gap_status(engine, volodin_gap, "under-review", "A. Officer")
+    # The UK drops Saddam Hussein: gaps open for him against the UK, only his target is refreshed.
+    imports.run_import(engine, "gb", str(uk_sample_without(tmp_path, "IRQ0062")), allow_shrink=True)
+    run = pipeline.match(engine)
+    assert run.mode == "incremental"
+    with session_factory(engine)() as session:
+        stored = session.get(MatchRun, run.id)
+        assert stored.gaps_import_run_id is not None and "gb" in stored.gaps_jurisdictions
+        scope = pipeline.gap_scope(session, -1, sorted(stored.gaps_jurisdictions), set())
+        total = session.scalar(select(func.count(func.distinct(TargetMember.target_id))))
+        snapshot = {g.id: (g.state, g.disposition, g.closed_reason) for g in session.scalars(select(Gap))}
+    assert scope == set()  # nothing imported since: the next incremental refresh has nothing to do
+    assert gap_of(engine, "us", "gb", "us-sdn:7843").state == "open"
+    full = pipeline.cluster_and_refresh(engine)
+    assert full.gaps == {"opened": 0, "closed": 0, "reopened": 0, "carried": 0}
+    with session_factory(engine)() as session:
+        assert {g.id: (g.state, g.disposition, g.closed_reason) for g in session.scalars(select(Gap))} == snapshot
+    assert total > 100 and gap(engine, volodin_gap).disposition == "under-review"

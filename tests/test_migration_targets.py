@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+
 
 from alembic import command
-from sqlalchemy import JSON, bindparam, select, text
+from sqlalchemy import JSON, bindparam, text
 
 from sanctions import db, pipeline
-from sanctions.db import session_factory
-from sanctions.models import AuditEntry, Designation, Gap, GapFormerId, MatchPair, PairDecision, TargetMember
 
 OLD_CA = "ca:belarus/1,part-3/2"
 NEW_CA = "ca:belarus/1-part-3/2"
@@ -37,12 +37,10 @@ def _gap(conn, gap_id: str, anchor: str, state: str, disposition: str, reason: s
          "closed": "target-changed" if state == "closed" else None})
 
 
-def test_upgrade_rekeys_targets_and_gaps_without_losing_decisions(db_url):
+def _registry_of_before(db_url):
+    """A database at revision 0003 holding targets, gaps and decisions the old way."""
     engine = db.create(db_url)
-    config = db._alembic_config()
-    with engine.begin() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "0003")
+    _upgrade(engine, "0003")
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO import_run (id, source, location, started_at, status, parsed, added, "
                           "amended, removed, relisted, unchanged, warning_count, warnings) VALUES "
@@ -72,34 +70,58 @@ def test_upgrade_rekeys_targets_and_gaps_without_losing_decisions(db_url):
         _gap(conn, f"ca-gb:{OLD_CA}", OLD_CA, "open", "under-review")
         _gap(conn, "gb-ca:gb:A", "gb:A", "open", "confirmed")
 
-    db.upgrade(engine)
-    with session_factory(engine)() as session:
-        keys = dict(session.execute(select(Designation.key, Designation.content)).all())
-        members = dict(session.execute(select(TargetMember.designation_key, TargetMember.target_id)).all())
-        gaps = {g.id: g for g in session.scalars(select(Gap))}
-        former = dict(session.execute(select(GapFormerId.former_id, GapFormerId.gap_id)).all())
-        pair = session.execute(select(MatchPair.key_a, MatchPair.key_b)).one()
-        decision = session.execute(select(PairDecision.key_a, PairDecision.key_b)).one()
-        audit = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
-    assert set(keys) == {NEW_CA, "us-sdn:1", "us-cons:5", "gb:A"} and keys[NEW_CA]["key"] == NEW_CA
-    assert tuple(pair) == (NEW_CA, "us-sdn:1") and tuple(decision) == (NEW_CA, "us-sdn:1")
+    return engine
+
+
+def _upgrade(engine, revision: str) -> None:
+    config = db._alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
+
+
+def _rows(engine, sql: str) -> list:
+    # Plain SQL: the models describe the newest schema, this database stops at 0004.
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
+def test_upgrade_rekeys_targets_and_gaps_without_losing_decisions(db_url):
+    engine = _registry_of_before(db_url)
+    _upgrade(engine, "0004")
+    keys = {k: c for k, c in _rows(engine, "SELECT key, content FROM designation")}
+    members = dict(_rows(engine, "SELECT designation_key, target_id FROM target_member"))
+    columns = "id, state, disposition, reason, needs_review, carried_from, target_id"
+    gaps = {r[0]: r for r in _rows(engine, f"SELECT {columns} FROM gap")}
+    former = dict(_rows(engine, "SELECT former_id, gap_id FROM gap_former_id"))
+    assert _rows(engine, "SELECT key_a, key_b FROM match_pair") == [(NEW_CA, "us-sdn:1")]
+    assert _rows(engine, "SELECT key_a, key_b FROM pair_decision") == [(NEW_CA, "us-sdn:1")]
+    audit = _rows(engine, "SELECT action, subject FROM audit_log ORDER BY id")
+    assert set(keys) == {NEW_CA, "us-sdn:1", "us-cons:5", "gb:A"}
+    content = keys[NEW_CA] if isinstance(keys[NEW_CA], dict) else json.loads(keys[NEW_CA])
+    assert content["key"] == NEW_CA
     # The cluster keeps its id; a designation on its own gets a target too.
     assert members[NEW_CA] == members["us-sdn:1"] == members["us-cons:5"] == CLUSTER
     alone = members["gb:A"]
     assert alone.startswith("T") and len(alone) == 13 and alone != CLUSTER
     # One gap per target and pair; the decision left on the closed one is carried and flagged.
     assert set(gaps) == {f"us-gb:{CLUSTER}", f"ca-gb:{CLUSTER}", f"gb-ca:{alone}"}
-    folded = gaps[f"us-gb:{CLUSTER}"]
-    assert folded.state == "open" and folded.disposition == "dismissed" and folded.reason == "policy-divergence"
-    assert folded.needs_review and folded.carried_from == "us-gb:us-cons:5" and folded.target_id == CLUSTER
-    assert gaps[f"ca-gb:{CLUSTER}"].disposition == "under-review" and not gaps[f"ca-gb:{CLUSTER}"].needs_review
-    assert gaps[f"gb-ca:{alone}"].disposition == "confirmed"
+    assert gaps[f"us-gb:{CLUSTER}"][1:] == ("open", "dismissed", "policy-divergence", True, "us-gb:us-cons:5",
+                                            CLUSTER)
+    assert gaps[f"ca-gb:{CLUSTER}"][2] == "under-review" and not gaps[f"ca-gb:{CLUSTER}"][4]
+    assert gaps[f"gb-ca:{alone}"][2] == "confirmed"
     assert former == {"us-gb:us-cons:5": f"us-gb:{CLUSTER}", "us-gb:us-sdn:1": f"us-gb:{CLUSTER}",
                       f"ca-gb:{OLD_CA}": f"ca-gb:{CLUSTER}", "gb-ca:gb:A": f"gb-ca:{alone}"}
     # The append-only log keeps the old key as written; the carry is logged beside it.
-    assert audit[0].subject == f"{OLD_CA} us-sdn:1"
-    assert [(e.action, e.subject) for e in audit[1:]] == [("gap-carried", f"us-gb:{CLUSTER}")]
-    # An officer can still act on a gap by the id they knew.
+    assert audit == [("pair-decision", f"{OLD_CA} us-sdn:1"), ("gap-carried", f"us-gb:{CLUSTER}")]
+    engine.dispose()
+
+
+def test_old_gap_id_works_after_upgrading_to_the_newest_schema(db_url):
+    # Also guards migration 0005 on SQLite: it once rebuilt import_run, which SQLite's foreign
+    # keys (designation -> import_run) refused on any registry that holds data.
+    engine = _registry_of_before(db_url)
+    db.upgrade(engine)
     result = pipeline.set_gap_status(engine, f"ca-gb:{OLD_CA}", "confirmed", "officer")
     assert result["gap"] == f"ca-gb:{CLUSTER}"
     engine.dispose()

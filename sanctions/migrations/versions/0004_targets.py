@@ -132,6 +132,11 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('gap_former_id', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_gap_former_id_gap_id'), ['gap_id'], unique=False)
+    # Plain ADD COLUMNs (no server default), so SQLite's batch mode alters in place and never
+    # rebuilds a table other tables refer to.
+    with op.batch_alter_table('match_run', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('gaps_import_run_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('gaps_jurisdictions', sa.JSON(), nullable=True))
     with op.batch_alter_table('gap', schema=None) as batch_op:
         batch_op.add_column(sa.Column('target_id', sa.String(length=16), nullable=True))
         batch_op.add_column(sa.Column('target_kind', sa.String(length=16), nullable=True))
@@ -188,7 +193,7 @@ def _rekey_gaps(conn, target_of: dict[str, str]) -> None:
     for new_id, group in groups.items():
         # Keep the open row (else the newest); carry the weightiest decision of the others.
         group.sort(key=lambda r: (r["state"] == "open", r["opened_on"], r["id"]), reverse=True)
-        kept, others = group[0], group[1:]
+        kept = group[0]
         decided = max(group, key=lambda r: (_RANK.get(r["disposition"], 0), r["opened_on"]))
         row = {c: kept[c] for c in columns}
         row.update(id=new_id, target_id=kept["target_id"], carried_from=None)
