@@ -7,7 +7,6 @@ lxml's iterparse keeps memory flat on large sheets.
 from __future__ import annotations
 
 import io
-import re
 import zipfile
 from typing import Iterator
 
@@ -19,7 +18,7 @@ from importers.xmlsafety import check_no_dtd
 _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PKG_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-_CELL_REF = re.compile(r"([A-Z]+)(\d+)")
+_ROW, _CELL, _VALUE, _TEXT = f"{_MAIN}row", f"{_MAIN}c", f"{_MAIN}v", f"{_MAIN}t"
 
 
 def _column_index(letters: str) -> int:
@@ -101,23 +100,45 @@ def read_rows(path: str, data: bytes) -> Iterator[list[str]]:
         raise ImportFailure(path, f"not a readable Excel workbook ({exc})") from None
 
     try:
-        for _, row in etree.iterparse(sheet, tag=f"{_MAIN}row", **_SAFE_PARSER):
-            cells: list[str] = []
-            for c in row.iter(f"{_MAIN}c"):
-                m = _CELL_REF.match(c.get("r", ""))
-                col = _column_index(m[1]) if m else len(cells)
-                kind = c.get("t")
-                if kind == "inlineStr":
-                    value = "".join(t.text or "" for t in c.iter(f"{_MAIN}t"))
-                else:
-                    v = c.find(f"{_MAIN}v")
-                    value = v.text if v is not None and v.text is not None else ""
-                    if kind == "s" and value:
-                        value = shared[int(value)]
-                while len(cells) < col:
-                    cells.append("")
-                cells.append(value)
-            row.clear()
-            yield cells
+        yield from _sheet_rows(sheet, shared)
     except (etree.XMLSyntaxError, zipfile.BadZipFile, EOFError) as exc:
         raise ImportFailure(path, f"the worksheet is damaged or truncated ({exc})") from None
+
+
+def _sheet_rows(sheet, shared: list[str]) -> Iterator[list[str]]:
+    """Rows of cell texts; a gap in the cell references (an empty cell left out) becomes ""."""
+    # A sheet of OFSI's size is ~700,000 cells, so the loop avoids per-cell regexes
+    # and searches, caches column numbers, and drops finished rows to keep memory flat.
+    columns: dict[str, int] = {}
+    for _, row in etree.iterparse(sheet, tag=_ROW, **_SAFE_PARSER):
+        cells: list[str] = []
+        for c in row:
+            if c.tag != _CELL:
+                continue
+            ref = c.get("r")
+            if ref:
+                letters = ref.rstrip("0123456789")
+                col = columns.get(letters)
+                if col is None:
+                    col = columns[letters] = _column_index(letters)
+            else:
+                col = len(cells)
+            kind = c.get("t")
+            if kind == "inlineStr":
+                value = "".join(t.text or "" for t in c.iter(_TEXT))
+            else:
+                value = ""
+                for v in c:
+                    if v.tag == _VALUE:
+                        value = v.text or ""
+                        break
+                if kind == "s" and value:
+                    value = shared[int(value)]
+            if col > len(cells):
+                cells.extend([""] * (col - len(cells)))
+            cells.append(value)
+        row.clear()
+        parent = row.getparent()
+        while row.getprevious() is not None:
+            del parent[0]
+        yield cells

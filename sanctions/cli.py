@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
+import threading
 import time
 
 import click
 from sqlalchemy.orm import Session
 
 from importers.common import ImportFailure
-from sanctions import audit, db, errors, expectations, gaps, imports, matching, queries, reports, review, store
+from sanctions import (audit, config, db, errors, expectations, gap_queries, gaps, imports, locks, matching, pipeline,
+                       queries, reports, review, store)
 from sanctions.schema import JURISDICTIONS, KINDS, SOURCES
 
 
@@ -23,7 +26,7 @@ class Context:
 
     def __init__(self, url: str | None):
         self.explicit_url = url
-        self.url = db.database_url(url)
+        self.url = config.database_url(url)
         self._engine = None
 
     @property
@@ -54,11 +57,19 @@ class Registry(click.Group):
 
 
 @click.group(cls=Registry)
-@click.option("--db", "db_url", metavar="URL", help="Database URL (default: $SANCTIONS_DB or sqlite:///sanctions.db).")
+@click.option("--db", "db_url", metavar="URL", help="Database URL (default: $SANCTIONS_DB, the configuration "
+              "file's [database] url, or sqlite:///sanctions.db).")
+@click.option("--config", "config_file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Configuration file (default: $SANCTIONS_CONFIG, or ./sanctions.toml if present).")
 @click.pass_context
-def main(ctx: click.Context, db_url: str | None) -> None:
+def main(ctx: click.Context, db_url: str | None, config_file: str | None) -> None:
     """Coordinated sanctions designation registry: import, compare and review sanctions lists."""
-    ctx.obj = Context(db_url)
+    if config_file:
+        os.environ["SANCTIONS_CONFIG"] = config_file  # so every stage (the matcher too) reads the same file
+    try:
+        ctx.obj = Context(db_url)
+    except config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _progress_printer():
@@ -82,6 +93,49 @@ def _progress_printer():
     return update, close
 
 
+MATCH_STAGES = 3  # scoring, clustering, gaps
+
+
+def _stage_printer():
+    """The match's progress bar: one step per stage, the stage and its seconds redrawn twice a second.
+
+    Scoring gives no finer count than "started" and "done", so a heartbeat
+    keeps the line alive during the long full match.  Nothing off a terminal.
+    """
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    state = {"phase": "", "since": time.perf_counter(), "done": set()}
+    stop = threading.Event()
+    bar = click.progressbar(length=MATCH_STAGES, label="match", file=sys.stderr, show_eta=False,
+                            item_show_func=lambda _item: f"{state['phase']} {time.perf_counter() - state['since']:.0f} s")
+    bar.__enter__()
+    lock = threading.Lock()
+
+    def beat() -> None:
+        while not stop.wait(0.5):
+            with lock:
+                bar.render_progress()
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+
+    def update(phase: str, done: int, total: int) -> None:
+        with lock:
+            if phase != state["phase"]:
+                state["phase"], state["since"] = phase, time.perf_counter()
+            if done >= total and phase not in state["done"]:
+                state["done"].add(phase)
+                bar.update(1)
+            bar.render_progress()
+
+    def close() -> None:
+        stop.set()
+        thread.join()
+        bar.__exit__(None, None, None)
+
+    return update, close
+
+
 def format_run(run, elapsed: float) -> str:
     summary = queries.run_summary(run)
     counts = "  ".join(f"{k} {v}" for k, v in summary["counts"].items())
@@ -100,6 +154,18 @@ def format_run(run, elapsed: float) -> str:
     return "\n".join(lines)
 
 
+def restore_location(location: str) -> str:
+    """A SHA-256 (or a 12+ digit prefix) names a file in the download archive; anything else is as given."""
+    from sanctions import archive
+
+    if not archive.looks_like_sha(location):
+        return location
+    try:
+        return str(archive.resolve(config.load()[("archive", "dir")], location))
+    except (archive.ArchiveError, config.ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.command("import")
 @click.argument("source", type=click.Choice(list(SOURCES)))
 @click.argument("location")
@@ -113,13 +179,15 @@ def format_run(run, elapsed: float) -> str:
 @pass_context
 def import_command(obj: Context, source: str, location: str, force: bool, allow_shrink: bool,
                    allow_partial: bool) -> None:
-    """Import a published list: a file, a directory (OFAC CSV set) or an http(s) URL."""
+    """Import a published list: a file, a directory (OFAC CSV set), an http(s) URL, or the SHA-256 of an
+    archived download (to restore an earlier publication)."""
+    location = restore_location(location)
     started = time.perf_counter()
     progress, close = _progress_printer()
     try:
         minimum = expectations.expected_minimum(source)
-        run = imports.run_import(obj.engine, source, location, force=force, allow_shrink=allow_shrink,
-                                 allow_partial=allow_partial, expected_minimum=minimum, progress=progress)
+        run = pipeline.import_source(obj.engine, source, location, force=force, allow_shrink=allow_shrink,
+                                     allow_partial=allow_partial, expected_minimum=minimum, progress=progress)
     except (ImportFailure, store.ShrinkRefused, imports.PartialRefused) as exc:
         close()
         raise click.ClickException(f"import failed, previous data kept: {exc}") from None
@@ -174,10 +242,13 @@ def show_command(obj: Context, key: str) -> None:
 def match_command(obj: Context, full: bool) -> None:
     """Find the same target across jurisdictions (incremental by default)."""
     started = time.perf_counter()
+    progress, close = _stage_printer()
     try:
-        run = matching.run_match(obj.engine, full=full)
-    except ValueError as exc:  # a bad configuration file
+        run = pipeline.match(obj.engine, full=full, progress=progress)
+    except (ValueError, locks.LockTimeout) as exc:  # a bad configuration file, another writer
         raise click.ClickException(str(exc)) from None
+    finally:
+        close()
     with obj.session() as session:
         targets = matching.multi_jurisdiction_targets(session)
     click.echo(f"match run {run.id} ({run.mode}): {run.designations} designations, {run.changed} new or changed, "
@@ -253,32 +324,35 @@ def gaps_command(obj: Context, designated_by, not_by, regime, kind, since, statu
     with obj.session() as session:
         _warn_partial(session, None if matrix or stats or "any" in not_by else {designated_by, *not_by})
         if matrix:
-            counts = gaps.matrix(session, regime)
+            counts = gap_queries.matrix(session, regime)
             if fmt == "json":
                 click.echo(json.dumps(counts, indent=2))
             else:
                 click.echo(reports.format_matrix(counts, regime))
             return
         if stats:
-            rows = gaps.alignment_stats(session)
+            rows = gap_queries.alignment_stats(session)
             if regime:
                 rows = [r for r in rows if r["regime"] == regime]
             reports.emit_rows(rows, fmt)
             return
         if not designated_by or not not_by:
             raise click.UsageError("give --designated-by and --not-by (or --matrix, or --stats)")
-        query = gaps.GapQuery(designated_by=designated_by, not_by=list(not_by) if "any" not in not_by else ["any"],
-                              regime=regime, kind=kind, since=since.date() if since else None, status=status,
-                              gap_kind="delisted" if delisted else "missing")
-        found = gaps.find_gaps(session, query, evidence=fmt == "json")
-    if fmt == "json":
-        click.echo(json.dumps(found, indent=2, ensure_ascii=False, default=str))
-    elif fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=reports.GAP_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(reports.gap_row(g) for g in found)
-    else:
-        click.echo(reports.format_gaps(found))
+        query = gap_queries.GapQuery(designated_by=designated_by,
+                                     not_by=list(not_by) if "any" not in not_by else ["any"], regime=regime,
+                                     kind=kind, since=since.date() if since else None, status=status,
+                                     gap_kind="delisted" if delisted else "missing")
+        # Entries arrive a batch of targets at a time and are written as they come: the JSON
+        # evidence pack of a large report is never held whole in memory.
+        found = gap_queries.iter_gaps(session, query, evidence=fmt == "json")
+        if fmt == "json":
+            reports.stream_json(found, sys.stdout)
+        elif fmt == "csv":
+            writer = csv.DictWriter(sys.stdout, fieldnames=reports.GAP_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(reports.gap_row(g) for g in found)
+        else:
+            click.echo(reports.format_gaps(list(found)))
 
 
 def _officer(name: str) -> str:
@@ -305,12 +379,14 @@ def review_group() -> None:
 def review_pair(obj: Context, key1, key2, decision, by, note):
     """Decide whether two designations are the same target; clustering follows at once."""
     try:
-        result = review.decide_pair(obj.engine, key1, key2, decision, by, note)
-    except review.ReviewError as exc:
+        result = pipeline.decide_pair(obj.engine, key1, key2, decision, by, note)
+    except (review.ReviewError, locks.LockTimeout) as exc:
         raise click.ClickException(str(exc)) from None
     gap_counts = result["gaps"]
-    click.echo(f"{result['pair'][0]} {result['pair'][1]}: {decision} (by {by}); {result['clusters']} targets; "
-               f"gaps opened {gap_counts['opened']}, closed {gap_counts['closed']}")
+    click.echo(f"{result['pair'][0]} {result['pair'][1]}: {decision} (by {by}); "
+               f"target{'s' if len(result['targets']) > 1 else ''} {', '.join(result['targets'])}; "
+               f"gaps opened {gap_counts['opened']}, closed {gap_counts['closed']}, "
+               f"carried {gap_counts['carried']}")
 
 
 @review_group.command("gap")
@@ -323,10 +399,10 @@ def review_pair(obj: Context, key1, key2, decision, by, note):
 def review_gap(obj: Context, gap_id, status, by, reason, note):
     """Move a gap through open -> under-review -> confirmed | dismissed."""
     try:
-        result = review.set_gap_status(obj.engine, gap_id, status, by, reason, note)
-    except review.ReviewError as exc:
+        result = pipeline.set_gap_status(obj.engine, gap_id, status, by, reason, note)
+    except (review.ReviewError, locks.LockTimeout) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{gap_id}: {result['disposition']}" + (f" ({reason})" if reason else "") + f" by {by}")
+    click.echo(f"{result['gap']}: {result['disposition']}" + (f" ({reason})" if reason else "") + f" by {by}")
 
 
 @main.group("audit", invoke_without_command=True)
@@ -394,7 +470,7 @@ DEMO_URL = "sqlite:///sanctions-demo.db"
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="File (default stdout).")
 @pass_context
 def export_clusters(obj: Context, fmt: str, output) -> None:
-    """Targets: one row `cluster,key` per designation in a cluster of two or more."""
+    """Targets: one row `cluster,key` (persistent target id, designation) per target of two or more."""
     with obj.session() as session:
         writer = csv.writer(output, lineterminator="\n")
         writer.writerow(["cluster", "key"])
@@ -424,6 +500,28 @@ def demo_command(obj: Context) -> None:
     from sanctions import demo
 
     demo.run(obj.explicit_url or DEMO_URL, click.echo)
+
+
+@main.command("serve")
+@click.option("--host", help="Address to listen on (default: the configuration's [web] host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535),
+              help="Port to listen on (default: the configuration's [web] port, 5000).")
+@pass_context
+def serve_command(obj: Context, host: str | None, port: int | None) -> None:
+    """Serve the web pages and the JSON API for local use (production: gunicorn, see the README)."""
+    from web import create_app
+
+    settings = config.load()
+    host = host or settings[("web", "host")]
+    port = port or settings[("web", "port")]
+    app = create_app({"SANCTIONS_DB": obj.url})
+    click.echo(f"Serving {obj.url} on http://{host}:{port}/ (Ctrl-C to stop)")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+from sanctions import cli_refresh  # noqa: E402  (refresh, changes, check, config)
+
+cli_refresh.register(main)
 
 
 if __name__ == "__main__":

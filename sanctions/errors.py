@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import exc as sa_exc
 
 from sanctions.audit import AuditChainBroken
+from sanctions.config import ConfigError
 from sanctions.db import DatabaseUnavailable
 from sanctions.locks import LockTimeout
 
@@ -49,7 +50,7 @@ def write_log(exc: BaseException) -> Path:
 
 def describe(exc: BaseException) -> str:
     """One line for the user, naming the cause."""
-    if isinstance(exc, (DatabaseUnavailable, LockTimeout, AuditChainBroken)):
+    if isinstance(exc, (DatabaseUnavailable, LockTimeout, AuditChainBroken, ConfigError)):
         return str(exc)
     if isinstance(exc, sa_exc.DBAPIError):
         reason = _first_line(exc.orig) if exc.orig is not None else _first_line(exc)

@@ -17,9 +17,6 @@ The minimums are set in the configuration file (``sanctions.toml`` or
 """
 from __future__ import annotations
 
-import tomllib
-
-from sanctions.config import config_path
 from sanctions.schema import SOURCES
 
 # Today's sizes: us-sdn 14,965 (2024-05), us-cons 443 (2025-03), OFSI 4,688 targets (2025-04),
@@ -28,21 +25,16 @@ DEFAULT_MINIMUMS = {"us-sdn": 10_000, "us-cons": 300, "eu": 4_000, "gb": 3_500, 
 
 
 def expected_minimums() -> dict[str, int]:
-    """Per source, the expected minimum (defaults overridden by the configuration file)."""
-    minimums = dict(DEFAULT_MINIMUMS)
-    path = config_path()
-    if path is None:
-        return minimums
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8")).get("expected_minimum", {})
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the configuration: {exc}") from None
-    for source, value in data.items():
-        if source not in SOURCES:
-            raise ValueError(f"{path}: [expected_minimum] names unknown source {source!r}; "
-                             f"one of {', '.join(SOURCES)}")
-        if not isinstance(value, int) or value < 0:
-            raise ValueError(f"{path}: [expected_minimum] {source} must be a whole number >= 0, not {value!r}")
+    """Per source, the expected minimum (defaults overridden by the configuration file's [expected_minimum])."""
+    from sanctions.config import load  # one reader of the configuration file for every setting
+
+    settings = load()
+    minimums = {}
+    for source in SOURCES:
+        value = settings[("expected_minimum", source)]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ValueError(f"{settings.path}: [expected_minimum] {source} must be a whole number >= 0, "
+                             f"not {value!r}")
         minimums[source] = value
     return minimums
 

@@ -107,6 +107,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
+@store.gc_paused
 def run_import(engine: Engine, source: str, location: str, *, force: bool = False, allow_shrink: bool = False,
                allow_partial: bool = False, expected_minimum: int | None = None, progress: Progress | None = None,
                lock_timeout: float | None = None) -> ImportRun:

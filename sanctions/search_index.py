@@ -1,0 +1,152 @@
+"""The search index: folded names and compact identifiers of every designation.
+
+Why a separate table: the publishers' names are stored as written
+(``Евгений Викторович ПРИГОЖИН``, ``Yevgeniy Viktorovich PRIGOZHIN``); a
+search must find both from ``Evgeny Prigozhin``.  Each name is stored here in
+the matcher's folded form (``matchers.normalize``: transliterated, lower-case,
+titles dropped, spelling variants folded to one) and each identifier in its
+compact form (letters and digits only), and the database's own trigram text
+search runs over that (relations a publisher states by name, such as OFAC's
+``Linked To:``, are indexed the same way so that they resolve to targets): SQLite FTS5 with the ``trigram`` tokenizer, PostgreSQL
+``pg_trgm`` (GIN index).
+
+How it stays current without touching the import code: database triggers
+on ``designation_name`` and ``designation_identifier`` (insert and delete)
+queue the designation's id in ``search_pending``; a listener on every ORM
+session's commit (registered when this module is imported, which
+``sanctions.models`` does) folds the queued designations' names and writes
+their entries in the same transaction.  Folding needs Python (transliteration,
+variant tables), which is why the triggers only queue.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Iterable
+
+from sqlalchemy import Connection, bindparam, event, inspect, text
+from sqlalchemy.orm import Session
+
+from matchers.normalize import fold_token, name_tokens, raw_tokens
+
+CHUNK = 900
+NAME, IDENTIFIER, LINK = "name", "identifier", "link"
+
+
+def fold_name(full: str, kind: str = "person") -> str:
+    """A stored name as indexed: the matcher's distinctive folded tokens, space-separated."""
+    return " ".join(name_tokens(full, kind)) or " ".join(fold_token(t) for t in raw_tokens(full))
+
+
+def fold_query(query: str) -> str:
+    """A typed query folded like the names, whatever kind of target the user has in mind."""
+    # As an organisation's name: titles, articles and legal forms ("PJSC", "LLC") all dropped.
+    tokens = name_tokens(query, "organization") or tuple(fold_token(t) for t in raw_tokens(query))
+    return " ".join(tokens)
+
+
+def compact_identifier(value: str) -> str:
+    """An identifier as typed or published, without spaces, dashes or case: ``AB-12 345`` -> ``ab12345``."""
+    return "".join(raw_tokens(value))
+
+
+def identifier_queries(query: str) -> list[str]:
+    """Compact forms a typed identifier may take: all of it, and without a leading label (``IMO 9166778``)."""
+    tokens = raw_tokens(query)
+    forms = ["".join(tokens)]
+    while tokens and tokens[0].isalpha() and len(tokens) > 1:
+        tokens = tokens[1:]
+        forms.append("".join(tokens))
+    # A label glued to the number ("imo7612448", "no. 40 07"): the number alone too.
+    forms.append(re.sub(r"^[a-z]+(?=\d)", "", forms[0]))
+    return [f for f in dict.fromkeys(forms) if len(f) >= 4 and any(c.isdigit() for c in f)]
+
+
+def _entries(conn: Connection, ids: list[int]) -> list[dict]:
+    """The index entries of some designations, from their stored names and identifiers."""
+    params = {"ids": ids}
+    names = conn.execute(text(
+        "SELECT n.designation_id, n.full, n.type, d.kind FROM designation_name n "
+        "JOIN designation d ON d.id = n.designation_id WHERE n.designation_id IN :ids"
+    ).bindparams(_expanding("ids")), params)
+    rows = []
+    for designation_id, full, name_type, kind in names:
+        folded = fold_name(full, kind)
+        if folded:
+            rows.append({"designation_id": designation_id, "field": NAME, "kind": name_type,
+                         "text": folded, "label": full})
+    idents = conn.execute(text(
+        "SELECT designation_id, type, value, normalized FROM designation_identifier WHERE designation_id IN :ids"
+    ).bindparams(_expanding("ids")), params)
+    for designation_id, id_type, value, normalized in idents:
+        compact = (normalized or compact_identifier(value)).lower()
+        if compact:
+            rows.append({"designation_id": designation_id, "field": IDENTIFIER, "kind": id_type,
+                         "text": compact, "label": value})
+    # The publishers' own relations ("Linked To: HIZBALLAH"), published as a name only:
+    # indexed folded, so a target page can resolve them both ways by equality.
+    contents = conn.execute(text("SELECT id, kind, content FROM designation WHERE id IN :ids")
+                            .bindparams(_expanding("ids")), params)
+    for designation_id, kind, content in contents:
+        if isinstance(content, str):
+            content = json.loads(content)
+        for linked in (content or {}).get("linked_to") or []:
+            folded = fold_name(linked, "organization")
+            if folded:
+                rows.append({"designation_id": designation_id, "field": LINK, "kind": "linked-to",
+                             "text": folded, "label": linked})
+    return rows
+
+
+def _expanding(name: str):
+    return bindparam(name, expanding=True)
+
+
+def reindex(conn: Connection, ids: Iterable[int]) -> int:
+    """Replace the entries of these designations (gone ones just lose theirs); returns entries written."""
+    ids = sorted(set(ids))
+    written = 0
+    for i in range(0, len(ids), CHUNK):
+        chunk = ids[i : i + CHUNK]
+        conn.execute(text("DELETE FROM search_entry WHERE designation_id IN :ids")
+                     .bindparams(_expanding("ids")), {"ids": chunk})
+        rows = _entries(conn, chunk)
+        if rows:
+            conn.execute(text("INSERT INTO search_entry (designation_id, field, kind, text, label) "
+                              "VALUES (:designation_id, :field, :kind, :text, :label)"), rows)
+        conn.execute(text("DELETE FROM search_pending WHERE designation_id IN :ids")
+                     .bindparams(_expanding("ids")), {"ids": chunk})
+        written += len(rows)
+    return written
+
+
+def drain(conn: Connection) -> int:
+    """Index every queued designation; returns how many were queued."""
+    ids = list(conn.execute(text("SELECT designation_id FROM search_pending")).scalars())
+    if ids:
+        reindex(conn, ids)
+    return len(ids)
+
+
+def rebuild(conn: Connection) -> int:
+    """Index every stored designation (used by the migration that creates the index)."""
+    conn.execute(text("DELETE FROM search_entry"))
+    conn.execute(text("DELETE FROM search_pending"))
+    return reindex(conn, conn.execute(text("SELECT id FROM designation")).scalars())
+
+
+@event.listens_for(Session, "before_commit")
+def _index_before_commit(session: Session) -> None:
+    """Fold what this transaction queued before it commits, so the index is never behind the names."""
+    conn = session.connection()
+    if not _has_index(conn):
+        return
+    if conn.execute(text("SELECT 1 FROM search_pending LIMIT 1")).first():
+        drain(conn)
+
+
+def _has_index(conn: Connection) -> bool:
+    """False on a database not yet migrated to the search index (e.g. during earlier migrations)."""
+    if not conn.info.get("search_index_present"):
+        conn.info["search_index_present"] = inspect(conn).has_table("search_pending")
+    return conn.info["search_index_present"]
