@@ -44,9 +44,10 @@ def _chain_existing(bind) -> tuple[int, int, str]:
 def upgrade() -> None:
     bind = op.get_bind()
     postgres = bind.dialect.name == "postgresql"
-    with op.batch_alter_table('import_run', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('file_hashes', sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column('partial', sa.Boolean(), nullable=False, server_default=sa.false()))
+    # Plain ADD COLUMN, not batch mode: on SQLite a batch rebuild drops and re-creates the table, which
+    # the foreign keys from designation refuse on any registry holding data.
+    op.add_column('import_run', sa.Column('file_hashes', sa.JSON(), nullable=True))
+    op.add_column('import_run', sa.Column('partial', sa.Boolean(), nullable=False, server_default=sa.false()))
 
     head = op.create_table('audit_head',
                            sa.Column('id', sa.Integer(), nullable=False),
@@ -61,9 +62,8 @@ def upgrade() -> None:
     else:
         op.execute("DROP TRIGGER audit_log_no_update")
         op.execute("DROP TRIGGER audit_log_no_delete")
-    with op.batch_alter_table('audit_log', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('prev_hash', sa.String(length=64), nullable=True))
-        batch_op.add_column(sa.Column('entry_hash', sa.String(length=64), nullable=True))
+    op.add_column('audit_log', sa.Column('prev_hash', sa.String(length=64), nullable=True))
+    op.add_column('audit_log', sa.Column('entry_hash', sa.String(length=64), nullable=True))
     count, last_id, last_hash = _chain_existing(bind)
     op.bulk_insert(head, [{"id": 1, "entries": count, "last_id": last_id, "last_hash": last_hash}])
 
