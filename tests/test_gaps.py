@@ -80,7 +80,7 @@ def test_known_gap_and_non_gap(engine, db_url):
     table = cli(db_url, "gaps", "--designated-by", "us", "--not-by", "gb", "--regime", "russia")
     assert table.exit_code == 0 and gap_id(engine, "us", "gb", VOLODIN) in table.output
     rows = list(csv.DictReader(io.StringIO(cli(db_url, "gaps", "--designated-by", "us", "--not-by", "gb",
-                                               "--format", "csv").output)))
+                                               "--format", "csv").stdout)))
     assert any(r["gap"] == gap_id(engine, "us", "gb", VOLODIN) and r["regimes"] == "russia" for r in rows)
 
 
@@ -113,7 +113,7 @@ def test_matrix_and_stats(engine, db_url):
     assert cell["aligned"] >= 1 and cell["share_aligned"] > 0 and cell["median_days_to_align"] is not None
     out = cli(db_url, "gaps", "--matrix")
     assert out.exit_code == 0 and "designated by" in out.output
-    assert cli(db_url, "gaps", "--stats", "--format", "csv").output.startswith("designated_by,other,regime")
+    assert cli(db_url, "gaps", "--stats", "--format", "csv").stdout.startswith("designated_by,other,regime")
 
 
 def test_gap_closes_when_the_other_list_adds_the_target(engine, tmp_path):
@@ -192,7 +192,7 @@ def test_material_change_flags_decisions_for_rereview(engine, db_url, tmp_path):
     assert decision.needs_review
     table = cli(db_url, "gaps", "--designated-by", "us", "--not-by", "gb", "--status", "under-review")
     assert "NEEDS RE-REVIEW" in table.output
-    audit = json.loads(cli(db_url, "audit", "--format", "json").output)
+    audit = json.loads(cli(db_url, "audit", "--format", "json").stdout)
     assert {"gap-flagged", "pair-flagged"} <= {e["action"] for e in audit}
 
 
@@ -213,7 +213,7 @@ def test_review_rules(engine, db_url):
 def test_audit_log_is_append_only(engine, db_url):
     import_samples(engine)
     review.set_gap_status(engine, gap_id(engine, "us", "gb", VOLODIN), "under-review", "A. Officer", note="looking")
-    rows = list(csv.DictReader(io.StringIO(cli(db_url, "audit").output)))
+    rows = list(csv.DictReader(io.StringIO(cli(db_url, "audit").stdout)))
     (entry,) = [r for r in rows if r["action"] == "gap-disposition"]
     assert entry["actor"] == "A. Officer" and json.loads(entry["before"])["disposition"] == "open"
     assert json.loads(entry["after"])["disposition"] == "under-review" and entry["note"] == "looking"
@@ -221,7 +221,7 @@ def test_audit_log_is_append_only(engine, db_url):
         with pytest.raises(Exception, match="append-only"):
             with engine.begin() as connection:
                 connection.execute(text(statement))
-    assert len(list(csv.DictReader(io.StringIO(cli(db_url, "audit", "--since", "2000-01-01").output)))) == len(rows)
+    assert len(list(csv.DictReader(io.StringIO(cli(db_url, "audit", "--since", "2000-01-01").stdout)))) == len(rows)
 
 
 def test_delisted_by_one_still_listed_by_another(engine, db_url, tmp_path):
@@ -238,7 +238,7 @@ def test_delisted_by_one_still_listed_by_another(engine, db_url, tmp_path):
     drift = gap_of(engine, "un", "gb", "un:6908048", delisted=True)
     assert drift is not None and drift.state == "open" and drift.kind == "delisted"
     out = cli(db_url, "gaps", "--designated-by", "un", "--not-by", "gb", "--delisted", "--format", "json")
-    (entry,) = json.loads(out.output)
+    (entry,) = json.loads(out.stdout)
     assert entry["kind"] == "delisted" and entry["designations"][0]["status"] == "removed"
 
 
@@ -253,7 +253,7 @@ def test_since_filters_on_the_listing_date(engine):
 
 def test_stats_table_lines_up_with_one_number_type_per_column(engine, db_url):
     import_samples(engine)
-    table = cli(db_url, "gaps", "--stats").output.splitlines()
+    table = cli(db_url, "gaps", "--stats").stdout.splitlines()
     assert len(table) > 10 and table[0].split() == ["designated_by", "other", "regime", "targets", "aligned",
                                                     "open_gaps", "share_aligned", "median_days_to_align", "timed"]
     # Right-aligned numbers: every line ends at the same column, and each column's cells end together.
@@ -262,7 +262,7 @@ def test_stats_table_lines_up_with_one_number_type_per_column(engine, db_url):
         end = table[0].index(column) + len(column)
         assert all(line[end - 1] != " " for line in table), column
     medians = [json_row["median_days_to_align"] for json_row in
-               json.loads(cli(db_url, "gaps", "--stats", "--format", "json").output)]
+               json.loads(cli(db_url, "gaps", "--stats", "--format", "json").stdout)]
     assert {type(m) for m in medians if m is not None} == {float}
     cells = [line.split()[7] for line in table[1:]]
     assert all(c == "-" or re.fullmatch(r"\d+\.\d", c) for c in cells) and any(c != "-" for c in cells)
@@ -300,6 +300,6 @@ def test_pages_in_sql_and_streamed_evidence_pack(engine, db_url):
     assert total == len(everything) > 14 and [g["target"] for g in pages] == [g["target"] for g in everything]
     assert russia_total == len(russia) and all("russia" in g["regimes"] for g in russia)
     out = cli(db_url, "gaps", "--designated-by", "us", "--not-by", "any", "--format", "json")
-    pack = json.loads(out.output)
+    pack = json.loads(out.stdout)
     assert [g["target"] for g in pack] == [g["target"] for g in everything]
     assert all(e["evidence"]["designated"] and e["evidence"]["designated"][0]["source_record"] for e in pack)
