@@ -53,7 +53,8 @@ def entry_hash(entry_id: int, at: dt.datetime, actor: str, action: str, subject:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def _hash_of(entry: AuditEntry) -> str:
+def _hash_of(entry) -> str:
+    """The hash an entry (ORM object or row) should carry."""
     return entry_hash(entry.id, entry.at, entry.actor, entry.action, entry.subject, entry.before, entry.after,
                       entry.note, entry.prev_hash or "")
 
@@ -96,6 +97,28 @@ def append(session: Session, actor: str, action: str, subject: str, before: dict
     check_actor(actor)
     if len(action) > ACTION_MAX:
         raise ValueError(f"audit action {action!r} is longer than {ACTION_MAX} characters")
+    transaction = session.get_transaction()
+    cached = session.info.get("audit_tail")
+    if cached is not None and cached[0] is transaction:
+        # A later append in the same transaction: the head is locked by us, so the tail is what we wrote.
+        head, last_at = cached[1], cached[2]
+    else:
+        head, last_at = _locked_tail(session)
+    at = max(_now(), last_at) if last_at else _now()  # a clock stepped back must not look like back-dating
+    prev = head.last_hash
+    entry = AuditEntry(id=head.last_id + 1, at=at, actor=actor, action=action, subject=subject, before=before,
+                       after=after, note=note, prev_hash=prev)
+    entry.entry_hash = entry_hash(entry.id, at, actor, action, subject, before, after, note, prev)
+    session.add(entry)
+    head.entries += 1
+    head.last_id = entry.id
+    head.last_hash = entry.entry_hash
+    session.info["audit_tail"] = (transaction, head, at)
+    return entry
+
+
+def _locked_tail(session: Session) -> tuple[AuditHead, dt.datetime | None]:
+    """Lock the chain head and check the tail (and, once per session, the whole chain)."""
     head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
     if head is None:
         raise AuditChainBroken("the audit log's chain head is missing; the log was changed outside the "
@@ -109,19 +132,7 @@ def append(session: Session, actor: str, action: str, subject: str, before: dict
             raise AuditChainBroken(f"the audit log is broken: {result.problem} (see 'sanctions audit verify'); "
                                    f"nothing appended")
         session.info["audit_chain_verified"] = True
-    at = _now()
-    if last is not None and at < last.at:  # a clock stepped back must not look like a back-dated entry
-        at = last.at
-    prev = head.last_hash
-    entry = AuditEntry(id=head.last_id + 1, at=at, actor=actor, action=action, subject=subject, before=before,
-                       after=after, note=note, prev_hash=prev)
-    entry.entry_hash = entry_hash(entry.id, at, actor, action, subject, before, after, note, prev)
-    session.add(entry)
-    head.entries += 1
-    head.last_id = entry.id
-    head.last_hash = entry.entry_hash
-    session.flush()
-    return entry
+    return head, last.at if last is not None else None
 
 
 @dataclasses.dataclass
@@ -147,7 +158,10 @@ def verify(session: Session) -> Verification:
     def broken(entry_id: int | None, problem: str) -> Verification:
         return Verification(seen, prev_hash, problem, entry_id)
 
-    for entry in session.scalars(select(AuditEntry).order_by(AuditEntry.id).execution_options(yield_per=1000)):
+    columns = [AuditEntry.id, AuditEntry.at, AuditEntry.actor, AuditEntry.action, AuditEntry.subject,
+               AuditEntry.before, AuditEntry.after, AuditEntry.note, AuditEntry.prev_hash, AuditEntry.entry_hash]
+    # Plain rows, not ORM objects: a pass over the whole log runs once per writing command.
+    for entry in session.execute(select(*columns).order_by(AuditEntry.id).execution_options(yield_per=2000)):
         if not entry.entry_hash or not entry.prev_hash:
             return broken(entry.id, f"entry {entry.id} has no chain hash: it was written outside the application")
         if _hash_of(entry) != entry.entry_hash:

@@ -110,7 +110,13 @@ def upgrade(engine: Engine) -> None:
     with engine.connect() as connection:
         if MigrationContext.configure(connection).get_current_revision() == head:
             return
-    with engine.begin() as connection:
+    # Two commands started at once on a new database would both create the tables: one upgrades, under
+    # a lock, and the other finds the schema current when it gets the lock.
+    from sanctions import locks  # here: locks is a leaf, but keep db importable without it at module level
+
+    with locks.hold(engine, "schema-upgrade", what="the schema upgrade"), engine.begin() as connection:
+        if MigrationContext.configure(connection).get_current_revision() == head:
+            return
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -185,3 +185,38 @@ def test_review_command_refuses_to_append_to_a_broken_chain(engine, db_url):
     with session_factory(engine)() as session:
         assert session.scalar(select(AuditHead.entries)) == 2
         assert session.execute(text("SELECT count(*) FROM pair_decision")).scalar() == 0
+
+
+def test_upgrade_chains_the_entries_of_before(db_url):
+    """Migration 0005 on a registry holding data (SQLite's foreign keys once refused it): old entries chained."""
+    from alembic import command
+
+    from sanctions import db
+
+    engine = db.create(db_url)
+    config = db._alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0004")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO import_run (id, source, location, started_at, status, parsed, added, "
+                          "amended, removed, relisted, unchanged, warning_count, warnings) VALUES "
+                          "(1, 'un', 'x', :at, 'succeeded', 1, 1, 0, 0, 0, 0, 0, '[]')"),
+                     {"at": dt.datetime(2026, 1, 1)})
+        conn.execute(text("INSERT INTO designation (id, key, source, jurisdiction, source_id, kind, name, programmes, "
+                          "regimes, status, first_run_id, changed_run_id, content_hash, content, raw, warnings) "
+                          "VALUES (1, 'un:X', 'un', 'un', 'X', 'person', 'X', '[]', '[]', 'active', 1, 1, 'h', "
+                          "'{}', '{}', '[]')"))
+        for i in range(2):
+            conn.execute(text("INSERT INTO audit_log (at, actor, action, subject, note) VALUES "
+                              "(:at, 'officer', 'gap-status', :s, 'before the chain')"),
+                         {"at": dt.datetime(2026, 1, 1 + i), "s": f"gap-{i}"})
+    db.upgrade(engine)
+    with session_factory(engine)() as session:
+        result = audit.verify(session)
+        assert result.ok and result.entries == 2, result.problem
+        assert session.scalar(text("SELECT partial FROM import_run WHERE id = 1")) in (False, 0)
+    write_entries(engine, 1)
+    with session_factory(engine)() as session:
+        assert audit.verify(session).entries == 3
+    engine.dispose()

@@ -1,4 +1,5 @@
 """Schema migrations: any command brings an empty or older database to the newest revision."""
+
 from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory

@@ -44,8 +44,8 @@ def _chain_existing(bind) -> tuple[int, int, str]:
 def upgrade() -> None:
     bind = op.get_bind()
     postgres = bind.dialect.name == "postgresql"
-    # Plain ADD COLUMN, not a batch: a batch may copy and drop import_run, which SQLite refuses
-    # while designations and runs of a real store point at it.
+    # Plain ADD COLUMN, not batch mode: on SQLite a batch rebuild drops and re-creates the table, which
+    # the foreign keys from designation refuse on any registry holding data.
     op.add_column('import_run', sa.Column('file_hashes', sa.JSON(), nullable=True))
     op.add_column('import_run', sa.Column('partial', sa.Boolean(), nullable=False, server_default=sa.false()))
 
