@@ -154,11 +154,21 @@ def _trgm_schema(session: Session) -> str:
 def _postgresql_candidates(session: Session, folded: str, id_forms: list[str]) -> list[tuple]:
     s = _trgm_schema(session)
     rows: list[tuple] = []
-    if len(folded) >= 3:
+    tokens = [t for t in folded.split() if len(t) >= 3]
+    if tokens:
+        # Every typed token found as written (after folding): the GIN index answers LIKE by trigrams.
+        conditions = " AND ".join(f"text LIKE :t{i}" for i in range(len(tokens)))
         rows += session.execute(text(
             f"SELECT designation_id, field, kind, text, label FROM search_entry "
-            f"WHERE field = 'name' AND (text OPERATOR({s}.%) :q OR :q OPERATOR({s}.<%) text) "
-            f"ORDER BY greatest({s}.similarity(text, :q), {s}.word_similarity(:q, text)) DESC LIMIT :n"),
+            f"WHERE field = 'name' AND {conditions} "
+            f"ORDER BY {s}.similarity(text, :q) DESC LIMIT :n"),
+            {"q": folded, "n": NAME_CANDIDATES, **{f"t{i}": f"%{t}%" for i, t in enumerate(tokens)}}).all()
+    if len(folded) >= 3 and len(rows) < FUZZY_BELOW:
+        # Misspellings: the typed words close to words of the name (pg_trgm word similarity).
+        rows += session.execute(text(
+            f"SELECT designation_id, field, kind, text, label FROM search_entry "
+            f"WHERE field = 'name' AND :q OPERATOR({s}.<%) text "
+            f"ORDER BY {s}.word_similarity(:q, text) DESC LIMIT :n"),
             {"q": folded, "n": NAME_CANDIDATES}).all()
     for form in id_forms:
         rows += session.execute(text(
