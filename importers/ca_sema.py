@@ -1,8 +1,11 @@
 """Canada: Consolidated Canadian Autonomous Sanctions List (``sema-lmes.xml``).
 
 Quirks handled here:
-- Root ``<data-set>``, flat ``<record>``s, no ids and no file date: the
-  newest ``DateOfListing`` stands in for the publication date.
+- Root ``<data-set>``, flat ``<record>``s, no ids and no file date.  The
+  publication date stays unknown: the newest ``DateOfListing`` is not one
+  (a delisting changes the file without a new listing date), and standing
+  in for it would back-date every removal the import sees.  The store
+  dates a removal by the import that saw it instead.
 - ``Country`` is the *regime*, bilingual ``English / French``, sometimes
   with trailing spaces (``Venezuela ``).  The stable key is built from its
   English part, the ``Schedule`` and the ``Item``:
@@ -83,8 +86,7 @@ def parse(files: SourceFiles, source: str) -> ParsedList:
                                 record=f"line {el.sourceline}")
         seen[record.key] = el.sourceline
         designations.append(record)
-    published = max((d.listed_on for d in designations if d.listed_on), default=None)
-    return ParsedList(source=source, format=FORMAT, designations=designations, published_on=published)
+    return ParsedList(source=source, format=FORMAT, designations=designations, published_on=None)
 
 
 def split_aliases(text: str) -> list[tuple[str, str | None]]:

@@ -6,6 +6,7 @@ particular publisher; publisher quirks stay in the publisher's module.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import unicodedata
 from typing import Any, Iterable
@@ -81,6 +82,7 @@ _SCRIPT_PREFIXES = {
 }
 
 
+@functools.lru_cache(maxsize=65536)  # names repeat across rows, aliases and lists
 def detect_script(text: str) -> str:
     """The dominant ISO 15924 script of the letters in ``text``.
 
@@ -364,6 +366,9 @@ def parse_xml(path: str, data: bytes) -> etree._Element:
     """Parse a whole XML document, turning syntax errors into ImportFailure."""
     if not data.strip():
         raise ImportFailure(path, "the file is empty")
+    from importers.xmlsafety import check_no_dtd  # here, not at the top: xmlsafety imports this module
+
+    check_no_dtd(path, data)
     parser = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True)
     try:
         return etree.fromstring(data, parser)

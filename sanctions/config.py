@@ -1,4 +1,4 @@
-"""Configuration: matching thresholds, from a TOML file.
+"""Configuration: matching thresholds and the whole deployment's settings, from a TOML file.
 
 The file is ``$SANCTIONS_CONFIG``, else ``sanctions.toml`` in the working
 directory if there is one; absent settings keep their defaults::
@@ -19,6 +19,7 @@ import json
 import os
 import tomllib
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 from pathlib import Path
 
 
@@ -106,3 +107,235 @@ def matching_config() -> MatchingConfig:
     if not 0 <= config.near <= config.low <= config.high <= 1:
         raise ValueError(f"{path}: thresholds must satisfy 0 <= near <= low <= high <= 1")
     return config
+
+
+# --- the whole configuration: sources, archive, database, SMTP, web --------------------------------
+#
+# One TOML file (``--config FILE``, else ``$SANCTIONS_CONFIG``, else ``./sanctions.toml``)
+# holds every setting an unattended deployment needs.  Each effective value
+# remembers where it came from, because "why is the nightly job fetching that
+# URL?" is the first question an operator asks; ``sanctions config`` prints it.
+# Precedence: command-line option > environment > file > built-in default.
+
+OFAC_EXPORTS = "https://sanctionslistservice.ofac.treas.gov/api/PublicationPreview/exports"
+
+# The publishers' official addresses.  OFAC: the advanced XML editions, which
+# carry each designation's listing date (the CSV and legacy XML do not).  The
+# EU Financial Sanctions Files need a per-subscriber token, so the EU has no
+# default and is fetched only once ``[sources.eu] url`` is configured.
+DEFAULT_SOURCE_URLS: dict[str, str | None] = {
+    "us-sdn": f"{OFAC_EXPORTS}/SDN_ADVANCED.XML",
+    "us-cons": f"{OFAC_EXPORTS}/CONS_ADVANCED.XML",
+    "eu": None,
+    "gb": "https://sanctionslist.fcdo.gov.uk/docs/UK-Sanctions-List.xml",
+    "ca": "https://www.international.gc.ca/world-monde/assets/office_docs/international_relations-"
+          "relations_internationales/sanctions/sema-lmes.xml",
+    "un": "https://scsanctions.un.org/resources/xml/en/consolidated.xml",
+}
+
+# (section, key) -> default; None means "not set".  Per-source settings are
+# ``sources.<name>`` with the keys of SOURCE_DEFAULTS (a source's timeout,
+# retries and size limit fall back to [refresh]).
+DEFAULTS: dict[tuple[str, str], Any] = {
+    ("database", "url"): "sqlite:///sanctions.db",
+    ("archive", "dir"): "archive",
+    ("reports", "dir"): "reports",
+    ("refresh", "timeout"): 60.0,          # seconds per connection attempt and per read
+    ("refresh", "retries"): 3,             # further attempts after a failed one
+    ("refresh", "backoff"): 2.0,           # seconds before the first retry, doubled each time
+    ("refresh", "max_bytes"): 300_000_000,  # OFAC's SDN advanced XML is ~120 MB
+    ("refresh", "lock_timeout"): 10.0,     # how long a refresh waits for a running one
+    ("refresh", "user_agent"): "sanctions-registry refresh",
+    ("smtp", "host"): None,                # mail is off until a host is configured
+    ("smtp", "port"): 25,
+    ("smtp", "starttls"): False,
+    ("smtp", "username"): None,
+    ("smtp", "password"): None,
+    ("smtp", "sender"): "sanctions-registry@localhost",
+    ("smtp", "to"): [],
+    ("web", "host"): "127.0.0.1",
+    ("web", "port"): 5000,
+    ("web", "secret_key"): None,
+    ("log", "format"): "logfmt",           # logfmt or json, one line per event on stderr
+    ("log", "level"): "info",
+}
+SOURCE_DEFAULTS: dict[str, Any] = {"url": None, "enabled": True, "timeout": None, "retries": None,
+                                   "max_bytes": None}
+SECRET = {("smtp", "password"), ("web", "secret_key")}
+# Sections whose other owners may add keys this module does not know.
+OPEN_SECTIONS = {"web", "matching"}
+
+ENVIRONMENT: dict[tuple[str, str], str] = {
+    ("database", "url"): "SANCTIONS_DB",
+    ("archive", "dir"): "SANCTIONS_ARCHIVE",
+    ("reports", "dir"): "SANCTIONS_REPORTS",
+    ("smtp", "host"): "SANCTIONS_SMTP_HOST",
+    ("smtp", "port"): "SANCTIONS_SMTP_PORT",
+    ("smtp", "username"): "SANCTIONS_SMTP_USERNAME",
+    ("smtp", "password"): "SANCTIONS_SMTP_PASSWORD",
+    ("smtp", "to"): "SANCTIONS_MAIL_TO",
+    ("web", "secret_key"): "SANCTIONS_SECRET_KEY",
+    ("log", "format"): "SANCTIONS_LOG_FORMAT",
+}
+
+
+def source_env(source: str) -> str:
+    """``SANCTIONS_URL_US_SDN`` and so on: a source's URL from the environment."""
+    return "SANCTIONS_URL_" + source.upper().replace("-", "_")
+
+
+@dataclass(frozen=True)
+class Setting:
+    value: Any
+    origin: str  # default, file <path>, environment $VAR, option --x
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used: names the file and the setting."""
+
+
+def _coerce(path: str, name: str, default: Any, value: Any) -> Any:
+    """Environment values are strings; give them the type of the default."""
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str):
+                return value.strip().lower() in ("1", "true", "yes", "on")
+            return bool(value)
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, list):
+            if isinstance(value, str):
+                return [v.strip() for v in value.split(",") if v.strip()]
+            return list(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{path}: {name} = {value!r} is not a valid {type(default).__name__}") from None
+    return value
+
+
+class Settings:
+    """The effective configuration: (section, key) -> Setting."""
+
+    def __init__(self, values: dict[tuple[str, str], Setting], path: Path | None):
+        self.values = values
+        self.path = path
+
+    def __getitem__(self, item: tuple[str, str]) -> Any:
+        setting = self.values.get(item)
+        return setting.value if setting else None
+
+    def source(self, name: str, key: str) -> Any:
+        """A per-source setting, falling back to [refresh] for the download limits."""
+        value = self[(f"sources.{name}", key)]
+        if value is None and key in ("timeout", "retries", "max_bytes"):
+            return self[("refresh", key)]
+        return value
+
+    def sources(self) -> list[str]:
+        """The sources a refresh fetches: enabled and with a URL, in the fixed source order."""
+        from sanctions.schema import SOURCES
+        return [s for s in SOURCES if self[(f"sources.{s}", "enabled")] and self[(f"sources.{s}", "url")]]
+
+    def rows(self) -> list[tuple[str, str, Any, str]]:
+        """(section, key, shown value, origin), secrets masked, for ``sanctions config``."""
+        out = []
+        for (section, key), setting in sorted(self.values.items()):
+            value = setting.value
+            if (section, key) in SECRET and value:
+                value = "********"
+            out.append((section, key, value, setting.origin))
+        return out
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the configuration: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def load(path: str | Path | None = None, options: dict[tuple[str, str], Any] | None = None,
+         environ: dict[str, str] | None = None) -> Settings:
+    """The effective configuration: defaults, then the file, the environment and the options.
+
+    ``options`` are the command line's values as (value, flag), e.g.
+    ``{("database", "url"): (url, "--db")}``; a value of None was not given.
+    """
+    from sanctions.schema import SOURCES
+
+    environ = os.environ if environ is None else environ
+    if path is None:
+        path = config_path()
+    path = Path(path).resolve() if path is not None else None
+    values: dict[tuple[str, str], Setting] = {k: Setting(v, "default") for k, v in DEFAULTS.items()}
+    defaults = dict(DEFAULTS)
+    for source in SOURCES:
+        for key, value in SOURCE_DEFAULTS.items():
+            value = DEFAULT_SOURCE_URLS[source] if key == "url" else value
+            values[(f"sources.{source}", key)] = Setting(value, "default")
+            defaults[(f"sources.{source}", key)] = value
+    for field in fields(MatchingConfig):
+        values[("matching", field.name)] = Setting(field.default, "default")
+        defaults[("matching", field.name)] = field.default
+    from sanctions.expectations import DEFAULT_MINIMUMS  # the partial-list guard's defaults live with it
+    for source in SOURCES:
+        values[("expected_minimum", source)] = Setting(DEFAULT_MINIMUMS.get(source, 0), "default")
+        defaults[("expected_minimum", source)] = DEFAULT_MINIMUMS.get(source, 0)
+
+    if path is not None:
+        data = _read_file(path)
+        origin = f"file {path}"
+        for section, table in data.items():
+            if section == "sources":
+                if not isinstance(table, dict):
+                    raise ConfigError(f"{path}: [sources] must hold one [sources.<name>] table per source")
+                for source, entries in table.items():
+                    if source not in SOURCES:
+                        raise ConfigError(f"{path}: unknown source [sources.{source}]; one of {', '.join(SOURCES)}")
+                    for key, value in entries.items():
+                        if key not in SOURCE_DEFAULTS:
+                            raise ConfigError(f"{path}: unknown setting {key!r} in [sources.{source}]; one of "
+                                              f"{', '.join(SOURCE_DEFAULTS)}")
+                        default = {"timeout": 0.0, "retries": 0, "max_bytes": 0, "enabled": True}.get(key)
+                        name = f"sources.{source}.{key}"
+                        values[(f"sources.{source}", key)] = Setting(
+                            _coerce(str(path), name, default, value) if default is not None else value, origin)
+                continue
+            if not isinstance(table, dict):
+                raise ConfigError(f"{path}: {section!r} must be a [{section}] table")
+            for key, value in table.items():
+                if section == "expected_minimum" and (section, key) not in defaults:
+                    raise ConfigError(f"{path}: [expected_minimum] names unknown source {key!r}; "
+                                      f"one of {', '.join(SOURCES)}")
+                if (section, key) not in defaults and section not in OPEN_SECTIONS:
+                    known = sorted({k for s, k in defaults if s == section})
+                    raise ConfigError(f"{path}: unknown setting {key!r} in [{section}]"
+                                      + (f"; one of {', '.join(known)}" if known else " (unknown section)"))
+                default = defaults.get((section, key))
+                coerced = _coerce(str(path), f"{section}.{key}", default, value) if default is not None else value
+                values[(section, key)] = Setting(coerced, origin)
+
+    env_names = dict(ENVIRONMENT)
+    env_names.update({(f"sources.{s}", "url"): source_env(s) for s in SOURCES})
+    for item, var in env_names.items():
+        if environ.get(var):
+            values[item] = Setting(_coerce(f"${var}", ".".join(item), defaults.get(item), environ[var]),
+                                   f"environment ${var}")
+    for item, (value, flag) in (options or {}).items():
+        if value is not None and value != ():
+            values[item] = Setting(value, f"option {flag}")
+    return Settings(values, path)
+
+
+def database_url(explicit: str | None = None) -> str:
+    """``--db`` wins, then ``$SANCTIONS_DB``, then the file's [database] url, then a local SQLite file.
+
+    The file is read only when neither the option nor the environment names
+    a database, so a command given ``--db`` never depends on the file.
+    """
+    if explicit or os.environ.get("SANCTIONS_DB"):
+        return explicit or os.environ["SANCTIONS_DB"]
+    return load()[("database", "url")]

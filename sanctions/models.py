@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -46,6 +46,10 @@ class ImportRun(Base):
     warning_count: Mapped[int] = mapped_column(default=0)
     warnings: Mapped[list[Any]] = mapped_column(default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    # The SHA-256 of each file as published (checkable with ``sha256sum``), by file name.
+    file_hashes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The operator accepted a publication that looks incomplete (--allow-partial).
+    partial: Mapped[bool] = mapped_column(default=False)
 
 
 class Designation(Base):
@@ -334,7 +338,12 @@ class GapFormerId(Base):
 
 
 class AuditEntry(Base):
-    """Append-only log of every decision; database triggers refuse updates and deletes."""
+    """Append-only, hash-chained log of every decision (see ``sanctions.audit``).
+
+    Database triggers refuse updates and deletes; the chain makes any change
+    made around them (triggers dropped, rows forged, deleted or back-dated)
+    visible to ``sanctions audit verify``.
+    """
 
     __tablename__ = "audit_log"
 
@@ -346,6 +355,68 @@ class AuditEntry(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's tail (one row): entry count and last hash, so a truncated or cut log shows.
+
+    Appenders lock this row, which also serialises concurrent appends.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entries: Mapped[int] = mapped_column(default=0)
+    last_id: Mapped[int] = mapped_column(default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Refresh(Base):
+    """One run of ``sanctions refresh``: what it fetched, what it imported and its change report."""
+
+    __tablename__ = "refresh"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # running, succeeded, partial (some sources failed), failed, interrupted (killed; found by the next run)
+    status: Mapped[str] = mapped_column(String(12))
+    exit_code: Mapped[int | None]
+    match_run_id: Mapped[int | None] = mapped_column(ForeignKey("match_run.id"))
+    error: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Download(Base):
+    """One source's fetch in one refresh, and what became of it.
+
+    The file itself is in the archive, content-addressed by ``sha256``; the
+    row keeps its URL, the response headers and the time, and the validators
+    (ETag, Last-Modified) the next refresh sends back.
+    """
+
+    __tablename__ = "download"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refresh_id: Mapped[int | None] = mapped_column(ForeignKey("refresh.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # imported, unchanged (same bytes), not-modified (HTTP 304), failed, refused (shrink guard)
+    outcome: Mapped[str] = mapped_column(String(16))
+    http_status: Mapped[int | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    archive_path: Mapped[str | None] = mapped_column(Text)
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class SearchEntry(Base):

@@ -209,6 +209,34 @@ def target_lineage(session: Session, target_id: str) -> dict[str, Any] | None:
             "retired_at": _iso(target.retired_at), "merged_into": successor, "events": events}
 
 
+def partial_sources(session: Session, minimums: dict[str, int] | None = None) -> dict[str, str]:
+    """Sources whose stored data looks partial, with the reason: for ``sources``, ``gaps`` and the web.
+
+    A source is partial when its active designations are fewer than its
+    expected minimum (``sanctions.expectations``), or when its last good
+    import was accepted as partial (``--allow-partial``).  A source never
+    imported is not listed: it has no data to mistake for a whole list.
+    """
+    from sanctions.expectations import expected_minimums  # reads the configuration file
+
+    minimums = expected_minimums() if minimums is None else minimums
+    active = dict(session.execute(select(Designation.source, func.count()).where(Designation.status == "active")
+                                  .group_by(Designation.source)).all())
+    out: dict[str, str] = {}
+    for source in SOURCES:
+        count = active.get(source, 0)
+        if not count:
+            continue
+        minimum = minimums.get(source, 0)
+        if count < minimum:
+            out[source] = f"{count} active designations, below the expected minimum of {minimum}"
+            continue
+        good = last_good_run(session, source)
+        if good is not None and good.partial:
+            out[source] = f"import run {good.id} was accepted as partial"
+    return out
+
+
 def targets_members(session: Session, target_ids: Iterable[str]) -> dict[str, list[str]]:
     """Target id -> its designation keys in key order, for many targets in one go (search, coordination).
 

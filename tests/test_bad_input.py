@@ -138,7 +138,14 @@ def test_shrink_guard(engine, db_url, stored_un, tmp_path):
     assert_failed_cleanly(engine, db_url, result, stored_un, "would remove", "--allow-shrink")
     allowed = cli(db_url, "import", "un", str(path), "--allow-shrink")
     assert allowed.exit_code == 0, allowed.output
-    assert "removed" in allowed.output
+    # Every individual after the first three is gone; the entities stay.
+    dropped = rest[:rest.index("</INDIVIDUALS>")].count("<INDIVIDUAL>") + 1 - 3
+    assert dropped > 3 and f"removed {dropped} " in allowed.output, allowed.output
+    with session_factory(engine)() as session:
+        statuses = dict(session.execute(select(Designation.key, Designation.status)
+                                        .where(Designation.source == "un")).all())
+    assert sum(s == "removed" for s in statuses.values()) == dropped
+    assert sum(s == "active" for s in statuses.values()) == len(statuses) - dropped
 
 
 def test_bad_field_is_a_warning_not_a_failure(engine, db_url, tmp_path):
@@ -149,9 +156,11 @@ def test_bad_field_is_a_warning_not_a_failure(engine, db_url, tmp_path):
         + sample[first:]
     path = tmp_path / "sema-lmes.xml"
     path.write_text(bad, encoding="utf-8")
-    result = cli(db_url, "import", "ca", str(path))
+    result = cli(db_url, "import", "ca", str(path), "--allow-partial")  # the sample is an excerpt
     assert result.exit_code == 0, result.output
-    assert "1 warnings" in result.output and "sometime in spring" in result.output
+    # Two warnings: the unreadable date, and the excerpt accepted as partial.
+    assert "2 warnings" in result.output and "sometime in spring" in result.output
+    assert "accepted as partial" in result.output
     with session_factory(engine)() as session:
         contents = session.scalars(select(Designation.content)).all()
     kept = [a for c in contents for a in c["attributes"] if a["value"] == "sometime in spring"]
@@ -164,5 +173,5 @@ def test_vessel_imo_with_a_wrong_check_digit_is_kept_and_flagged(engine, db_url,
     path = tmp_path / "sema-lmes.xml"
     path.write_text(sample.replace("<ShipIMONumber>7612448</ShipIMONumber>", "<ShipIMONumber>7612449</ShipIMONumber>"),
                     encoding="utf-8")
-    result = cli(db_url, "import", "ca", str(path))
+    result = cli(db_url, "import", "ca", str(path), "--allow-partial")  # the sample is an excerpt
     assert result.exit_code == 0 and "IMO number '7612449' fails its check digit" in result.output

@@ -88,12 +88,17 @@ def test_not_by_all_or_any(engine):
     import_samples(engine)
     with session_factory(engine)() as session:
         both = gaps.find_gaps(session, gaps.GapQuery("us", ["gb", "ca"]))
-        anyone = gaps.find_gaps(session, gaps.GapQuery("us", ["any"]))
-        gb_only = gaps.find_gaps(session, gaps.GapQuery("us", ["gb"]))
-    assert both and all(set(g["not_by"]) == {"gb", "ca"} for g in both)
-    assert {g["target"] for g in both} < {g["target"] for g in gb_only}  # some the UK lacks, Canada has
-    assert len(anyone) > len(gb_only)
+        anyone = {g["target"] for g in gaps.find_gaps(session, gaps.GapQuery("us", ["any"]))}
+        alone = {j: {g["target"] for g in gaps.find_gaps(session, gaps.GapQuery("us", [j]))}
+                 for j in ("eu", "gb", "ca", "un")}
+    # Several jurisdictions: the targets that none of them designates, i.e. the intersection;
+    # non-empty (Volodin is on neither sample) and narrower than one jurisdiction alone.
+    assert {g["target"] for g in both} == alone["gb"] & alone["ca"]
+    assert 0 < len(both) < len(alone["gb"])
     assert any(g["designations"][0]["key"] == VOLODIN for g in both)
+    assert all(set(g["not_by"]) == {"gb", "ca"} for g in both)
+    # "any": the targets that at least one other jurisdiction does not designate, i.e. the union.
+    assert anyone == set().union(*alone.values()) and len(anyone) > len(alone["gb"])
 
 
 def test_matrix_and_stats(engine, db_url):

@@ -48,10 +48,16 @@ def confirm(engine, gap_id: str) -> None:
 
 
 def import_us_cons(engine, tmp_path, *ent_nums: str):
-    """An OFAC non-SDN list holding copies of VOLODIN's SDN entry under the given entity numbers."""
+    """An OFAC non-SDN list holding copies of VOLODIN's SDN entry under the given entity numbers.
+
+    The copies carry no date of birth: a name alone is not the strong evidence on
+    which the matcher puts two records of one publisher into one target, so an
+    officer's ``same`` decision is what joins them.
+    """
     folder = tmp_path / "cons"
     folder.mkdir(exist_ok=True)
-    lines = [re.sub(r"^16714,", f"{n},", VOLODIN_LINE) for n in ent_nums]
+    undated = VOLODIN_LINE.replace("DOB 04 Feb 1964; ", "")
+    lines = [re.sub(r"^16714,", f"{n},", undated) for n in ent_nums]
     (folder / "cons_prim.csv").write_text("\n".join(lines) + "\n", encoding="cp1252")
     run = imports.run_import(engine, "us-cons", str(folder), allow_shrink=True)
     pipeline.match(engine)
