@@ -242,6 +242,11 @@ def test_coordination_matrix_leads_and_undated_sources(client):
 def test_sources_page_shows_counts_and_a_failed_import(app, client):
     before = api(client, "/api/sources")["sources"]
     assert {s["source"]: s["active"] for s in before}["gb"] == 60
+    # Sample excerpts are far below a real list's size: the page says they look partial, and why.
+    gb = next(s for s in before if s["source"] == "gb")
+    assert "below the expected minimum" in gb["partial"]
+    assert next(s for s in before if s["source"] == "us-cons")["partial"] is None  # never imported
+    assert "looks partial: 60 active designations" in client.get("/sources").get_data(as_text=True)
     bad = app.config["SAMPLE_TMP"] / "broken.xml"
     bad.write_text("<CONSOLIDATED_LIST><INDIVIDUALS><INDIVIDUAL>", encoding="utf-8")
     engine = db.connect(app.config["SANCTIONS_DB"])
