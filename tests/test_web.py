@@ -375,7 +375,8 @@ def test_a_removed_designation_is_shown_as_removed(app, client):
     shorter = tmp / "un-shorter.xml"
     shorter.write_text(text[:start] + text[end:], encoding="utf-8")
     engine = db.connect(app.config["SANCTIONS_DB"])
-    assert imports.run_import(engine, "un", str(shorter)).removed == 1
+    # One record of 30 is gone on purpose; its identifier with it (the shrink guard counts those too).
+    assert imports.run_import(engine, "un", str(shorter), allow_shrink=True).removed == 1
     engine.dispose()
     removed = api(client, "/api/search", q="Obrien Sons", status="removed")["results"]
     assert removed and removed[0]["jurisdictions"] == [{"jurisdiction": "un", "status": "removed"}]
