@@ -8,7 +8,10 @@ when neither is given) it imports every real list, matches, then prints:
 
 - search latency through the app (Flask test client, so routing, the read
   layer and JSON included): median and p95 over a mix of queries (names in
-  Latin, Cyrillic and Arabic script, misspellings, identifiers), each run 5 times;
+  Latin, Cyrillic and Arabic script, misspellings, identifiers), each run 5 times,
+  in wall time and in CPU time of this process (the database's own CPU too on
+  SQLite, not on PostgreSQL), because wall time on a shared machine measures the
+  neighbours as much as the code;
 - target page latency (the HTML page) over the targets those searches found;
 - requests per second of /api/search under gunicorn (2 workers) on loopback,
   from 8 client threads for 10 seconds (clients share the machine's 2 cores).
@@ -77,13 +80,15 @@ def latencies(url: str) -> None:
     app = create_app({"SANCTIONS_DB": url})
     client = app.test_client()
     search_ms: list[float] = []
+    search_cpu_ms: list[float] = []
     targets: list[str] = []
     for query in QUERIES:
         client.get("/api/search", query_string={"q": query})  # warm the caches once
         for _ in range(REPEAT):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             response = client.get("/api/search", query_string={"q": query})
             search_ms.append((time.perf_counter() - start) * 1000)
+            search_cpu_ms.append((time.process_time() - cpu) * 1000)
             assert response.status_code == 200
         targets += [r["target_id"] for r in response.get_json()["results"][:2]]
     target_ms: list[float] = []
@@ -95,7 +100,8 @@ def latencies(url: str) -> None:
     client.get("/coordination", query_string={"regime": "russia"})
     first_coordination = (time.perf_counter() - start) * 1000
     print(f"  search      ({len(search_ms)} requests): median {statistics.median(search_ms):.1f} ms, "
-          f"p95 {pct(search_ms, 95):.1f} ms, max {max(search_ms):.1f} ms")
+          f"p95 {pct(search_ms, 95):.1f} ms, max {max(search_ms):.1f} ms; CPU of this process per search: "
+          f"median {statistics.median(search_cpu_ms):.1f} ms, p95 {pct(search_cpu_ms, 95):.1f} ms")
     print(f"  target page ({len(target_ms)} targets):  median {statistics.median(target_ms):.1f} ms, "
           f"p95 {pct(target_ms, 95):.1f} ms")
     print(f"  coordination page (russia), first request: {first_coordination:.0f} ms (then cached until the data change)")
@@ -175,6 +181,8 @@ def main() -> None:
     ap.add_argument("--no-load", action="store_true", help="the databases already hold the lists")
     args = ap.parse_args()
     lists = Path(args.lists)
+    # Wall times depend on what else the machine runs: say how busy it was.
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
         runs = [("SQLite", args.sqlite or f"sqlite:///{tmp}/bench.db", None)]
         if args.postgres:

@@ -13,6 +13,7 @@ from web.errors import bad_request
 from web.openapi import openapi_document
 from web.views import coordination as coordination_view
 from web.views import designations as designations_view
+from web.views import sources as sources_view
 from web.views import targets as targets_view
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -57,7 +58,7 @@ def coordination_api():
 
 @bp.get("/sources")
 def sources_api():
-    return jsonify({"sources": queries.sources_summary(database.session())})
+    return jsonify({"sources": sources_view.summary()})
 
 
 def _probe(body) -> tuple[screening.Probe, int]:

@@ -9,6 +9,13 @@ from web import database
 bp = Blueprint("sources", __name__)
 
 
+def summary() -> list[dict]:
+    """Each source's summary, with why its stored data looks partial (None when it does not)."""
+    session = database.session()
+    partial = queries.partial_sources(session)
+    return [{**s, "partial": partial.get(s["source"])} for s in queries.sources_summary(session)]
+
+
 @bp.get("/sources")
 def page():
-    return render_template("sources.html", sources=queries.sources_summary(database.session()))
+    return render_template("sources.html", sources=summary())
