@@ -14,7 +14,7 @@ import click
 from sqlalchemy.orm import Session
 
 from importers.common import ImportFailure
-from sanctions import audit, db, gaps, imports, matching, queries, reports, review, store
+from sanctions import audit, db, gaps, imports, matching, queries, reports, review, store, users
 from sanctions.schema import JURISDICTIONS, KINDS, SOURCES
 
 
@@ -281,6 +281,95 @@ def audit_command(obj: Context, since, fmt):
     for e in entries:
         writer.writerow({**e, "before": json.dumps(e["before"]) if e["before"] is not None else "",
                          "after": json.dumps(e["after"]) if e["after"] is not None else ""})
+
+
+@main.group("user")
+def user_group() -> None:
+    """Users of the web workspace: viewer, officer, admin (passwords never on the command line)."""
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def _read_password() -> str:
+    """From the terminal (asked twice, not echoed) or, when piped, the first line of stdin."""
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != first:
+            raise click.ClickException("the two passwords differ; nothing was stored")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(users.ROLES))
+@pass_context
+def user_add(obj: Context, name: str, role: str) -> None:
+    """Add a user; the password is read from the terminal or from stdin."""
+    try:
+        account = users.add_user(obj.engine, name, role, _read_password(), _cli_actor())
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {account.name} added ({account.role})")
+
+
+@user_group.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_context
+def user_list(obj: Context, fmt: str) -> None:
+    """Every user with role, state and whether an API token is active."""
+    with obj.session() as session:
+        rows = users.list_users(session)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    click.echo(f"{'name':<20} {'role':<8} {'state':<9} {'token':<6} created")
+    for r in rows:
+        click.echo(f"{r['name']:<20} {r['role']:<8} {'disabled' if r['disabled'] else 'active':<9} "
+                   f"{'yes' if r['has_token'] else 'no':<6} {r['created_at']}")
+
+
+@user_group.command("set-role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(users.ROLES))
+@pass_context
+def user_set_role(obj: Context, name: str, role: str) -> None:
+    """Change a user's role."""
+    try:
+        users.set_role(obj.engine, name, role, _cli_actor())
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {name} is now {role}")
+
+
+@user_group.command("disable")
+@click.argument("name")
+@pass_context
+def user_disable(obj: Context, name: str) -> None:
+    """Disable a user: sessions and API tokens stop working at once."""
+    try:
+        users.disable(obj.engine, name, _cli_actor())
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {name} disabled; their API token is revoked")
+
+
+@user_group.command("token")
+@click.argument("name")
+@pass_context
+def user_token(obj: Context, name: str) -> None:
+    """Issue a new API token for a user (replaces the old one); printed once, stored only as a hash."""
+    try:
+        token = users.issue_token(obj.engine, name, _cli_actor())
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(token)
 
 
 @main.group("export")
