@@ -14,7 +14,7 @@ import click
 from sqlalchemy.orm import Session
 
 from importers.common import ImportFailure
-from sanctions import audit, db, gaps, imports, matching, queries, reports, review, store, users
+from sanctions import audit, db, gap_reads, gaps, imports, matching, queries, reports, review, store, users
 from sanctions.schema import JURISDICTIONS, KINDS, SOURCES
 
 
@@ -192,8 +192,11 @@ JURISDICTION_CHOICE = click.Choice(list(JURISDICTIONS))
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--matrix", is_flag=True, help="Counts of open gaps for every ordered pair of jurisdictions.")
 @click.option("--stats", is_flag=True, help="Time to alignment per jurisdiction pair and regime.")
+@click.option("--sort", type=click.Choice(gap_reads.SORTS), default="age", show_default=True,
+              help="priority: most pressing first, each with its reasons (as the web's gap list).")
 @pass_context
-def gaps_command(obj: Context, designated_by, not_by, regime, kind, since, status, delisted, fmt, matrix, stats):
+def gaps_command(obj: Context, designated_by, not_by, regime, kind, since, status, delisted, fmt, matrix, stats,
+                 sort):
     """Targets one jurisdiction designates and another does not."""
     with obj.session() as session:
         if matrix:
@@ -214,11 +217,15 @@ def gaps_command(obj: Context, designated_by, not_by, regime, kind, since, statu
         query = gaps.GapQuery(designated_by=designated_by, not_by=list(not_by) if "any" not in not_by else ["any"],
                               regime=regime, kind=kind, since=since.date() if since else None, status=status,
                               gap_kind="delisted" if delisted else "missing")
-        found = gaps.find_gaps(session, query, evidence=fmt == "json")
+        if sort == "age":
+            found = gaps.find_gaps(session, query, evidence=fmt == "json")
+        else:
+            found = gap_reads.list_gaps(session, query, sort=sort, evidence=fmt == "json")["results"]
     if fmt == "json":
         click.echo(json.dumps(found, indent=2, ensure_ascii=False, default=str))
     elif fmt == "csv":
-        writer = csv.DictWriter(sys.stdout, fieldnames=reports.GAP_COLUMNS, lineterminator="\n")
+        columns = reports.GAP_COLUMNS + (reports.PRIORITY_COLUMNS if sort != "age" else ())
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(reports.gap_row(g) for g in found)
     else:
