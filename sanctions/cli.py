@@ -443,5 +443,18 @@ def demo_command(obj: Context) -> None:
     demo.run(obj.explicit_url or DEMO_URL, click.echo)
 
 
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@pass_context
+def serve_command(obj: Context, host: str, port: int) -> None:
+    """Serve the web pages and the JSON API for local use (production: gunicorn, see the README)."""
+    from web import create_app
+
+    app = create_app({"SANCTIONS_DB": obj.url})
+    click.echo(f"Serving {obj.url} on http://{host}:{port}/ (Ctrl-C to stop)")
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
 if __name__ == "__main__":
     main()

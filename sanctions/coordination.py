@@ -26,7 +26,7 @@ from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from sanctions import queries
-from sanctions.models import Designation
+from sanctions.models import Designation, ImportRun, MatchRun, PairDecision
 from sanctions.schema import JURISDICTIONS
 
 
@@ -55,9 +55,9 @@ def _all_members(session: Session, target_ids: list[str]) -> dict[str, list[List
     rows: dict[str, Listing] = {}
     for i in range(0, len(keys), 900):
         for row in session.execute(select(Designation.key, Designation.source, Designation.jurisdiction,
-                                          Designation.status, Designation.listed_on, Designation.regimes)
+                                          Designation.status, Designation.listed_on)
                                    .where(Designation.key.in_(keys[i : i + 900]))):
-            rows[row.key] = Listing(*row)
+            rows[row.key] = Listing(*row, regimes=[])
     return {t: [rows[k] for k in ks if k in rows] for t, ks in members.items()}
 
 
@@ -77,7 +77,28 @@ def undated_sources(session: Session) -> list[dict[str, Any]]:
             for source, total, dated in rows if total - dated]
 
 
+_CACHE: dict[tuple, dict[str, Any]] = {}
+_CACHE_SIZE = 64
+
+
+def data_version(session: Session) -> tuple:
+    """What the figures depend on: the last import, the last match and the last officer decision."""
+    return (session.scalar(select(func.max(ImportRun.id))), session.scalar(select(func.max(MatchRun.id))),
+            session.scalar(select(func.count()).select_from(MatchRun).where(MatchRun.finished_at.is_(None))),
+            session.scalar(select(func.max(PairDecision.id))))
+
+
 def coordination(session: Session, regime: str) -> dict[str, Any]:
+    """The figures for one regime, computed once per state of the data (they change only with it)."""
+    key = (str(session.get_bind().url), regime, data_version(session))
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = compute(session, regime)
+    return _CACHE[key]
+
+
+def compute(session: Session, regime: str) -> dict[str, Any]:
     listings = _regime_listings(session, regime)
     target_of = queries.target_ids(session, [entry.key for entry in listings])
     in_regime: dict[str, set[str]] = defaultdict(set)       # target -> jurisdictions designating it under the regime

@@ -81,3 +81,5 @@ def run(url: str, echo: Callable[[str], None]) -> None:
     echo(format_gaps(examples))
     echo("\nTry: sanctions --db " + url + " sources | show KEY | explain KEY1 KEY2 | export clusters | "
          "gaps --designated-by us --not-by gb")
+    echo("\nBrowse it on the web: sanctions --db " + url + " serve")
+    echo("then open http://127.0.0.1:5000/")

@@ -21,6 +21,7 @@ variant tables), which is why the triggers only queue.
 from __future__ import annotations
 
 import json
+import re
 from typing import Iterable
 
 from sqlalchemy import Connection, bindparam, event, inspect, text
@@ -56,6 +57,8 @@ def identifier_queries(query: str) -> list[str]:
     while tokens and tokens[0].isalpha() and len(tokens) > 1:
         tokens = tokens[1:]
         forms.append("".join(tokens))
+    # A label glued to the number ("imo7612448", "no. 40 07"): the number alone too.
+    forms.append(re.sub(r"^[a-z]+(?=\d)", "", forms[0]))
     return [f for f in dict.fromkeys(forms) if len(f) >= 4 and any(c.isdigit() for c in f)]
 
 
