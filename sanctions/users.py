@@ -8,8 +8,8 @@ the database never holds anything a thief could sign in with.
 
 Repeated failed sign-ins are slowed: after ``FREE_FAILURES`` failures in a
 row, the account refuses every attempt, right or wrong, until
-``throttle_delay`` seconds have passed since the last failure (doubling each
-time, capped), so guessing costs hours, not seconds.
+``throttle_delay`` seconds have passed since the last failure (30 s, doubling
+each time, capped at 15 minutes), so guessing costs hours, not seconds.
 """
 from __future__ import annotations
 
@@ -30,6 +30,7 @@ from sanctions.models import ApiToken, User
 ROLES = ("viewer", "officer", "admin")
 MIN_PASSWORD = 10
 FREE_FAILURES = 3
+FIRST_DELAY = 30
 MAX_DELAY = 15 * 60
 TOKEN_PREFIX = "sr_"
 
@@ -154,7 +155,7 @@ def throttle_delay(failures: int) -> int:
     """Seconds an account waits after ``failures`` failed sign-ins in a row (0 for the first few)."""
     if failures < FREE_FAILURES:
         return 0
-    return min(MAX_DELAY, 2 ** (failures - FREE_FAILURES + 1))
+    return min(MAX_DELAY, FIRST_DELAY * 2 ** (failures - FREE_FAILURES))
 
 
 class SignInRefused(UserError):
@@ -173,6 +174,7 @@ def authenticate(engine: Engine, name: str, password: str, now: dt.datetime | No
     (against a dummy hash) so the answer takes as long either way.
     """
     now = now or _now()
+    refusal: SignInRefused | None = None
     with session_factory(engine).begin() as session:
         user = session.scalars(select(User).where(User.name == name)).first() if name else None
         if user is not None and user.last_failed_at is not None:
@@ -185,16 +187,20 @@ def authenticate(engine: Engine, name: str, password: str, now: dt.datetime | No
         except (VerificationError, InvalidHashError):
             good = False
         if not good:
-            if user is not None:
+            if user is not None:  # counted and committed: the refusal is raised after the commit
                 user.failed_signins += 1
                 user.last_failed_at = now
-            raise SignInRefused("wrong user name or password")
-        if user.disabled:
+            refusal = SignInRefused("wrong user name or password")
+        elif user.disabled:
             raise SignInRefused("this account is disabled")
-        if _hasher.check_needs_rehash(user.password_hash):
-            user.password_hash = _hasher.hash(password)
-        user.failed_signins, user.last_failed_at = 0, None
-        return _account(user)
+        else:
+            if _hasher.check_needs_rehash(user.password_hash):
+                user.password_hash = _hasher.hash(password)
+            user.failed_signins, user.last_failed_at = 0, None
+            account = _account(user)
+    if refusal is not None:
+        raise refusal
+    return account
 
 
 _DUMMY_HASH = _hasher.hash("not a password of anyone " + secrets.token_hex(8))

@@ -23,7 +23,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from sanctions import users
-from web import database
+from web import database, errors
 from web.errors import UserError
 
 bp = Blueprint("auth", __name__)
@@ -48,10 +48,11 @@ class WebUser(UserMixin):
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    app.config.setdefault("REMEMBER_COOKIE_HTTPONLY", True)
-    app.config.setdefault("REMEMBER_COOKIE_SAMESITE", "Lax")
+    # Flask's defaults leave SameSite unset: the workspace's cookies are never sent by other sites' forms.
+    for name in ("SESSION_COOKIE", "REMEMBER_COOKIE"):
+        app.config[f"{name}_HTTPONLY"] = True
+        if not app.config.get(f"{name}_SAMESITE"):
+            app.config[f"{name}_SAMESITE"] = "Lax"
     app.config.setdefault("PUBLIC_READ_REQUIRES_SIGNIN",
                           os.environ.get("SANCTIONS_PUBLIC_READ_REQUIRES_SIGNIN", "") in ("1", "true", "yes"))
     # CSRF is checked by the workspace's own before_request (below), so that the public
@@ -71,8 +72,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError):
-        raise UserError(400, "csrf", f"The form's security token is missing or wrong ({exc.description}); "
-                                     "reload the page and try again. Nothing was changed.")
+        return errors._respond(400, "csrf", f"The form's security token is missing or wrong ({exc.description}); "
+                                            "reload the page and try again. Nothing was changed.")
 
     @app.context_processor
     def roles():
