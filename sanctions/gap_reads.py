@@ -9,13 +9,45 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from sanctions import gaps, priority, queries
-from sanctions.models import AuditEntry, Designation, Gap, ImportRun, MatchPair, PairDecision
+from sanctions.models import AuditEntry, Designation, Gap, ImportRun, MatchPair, MatchRun, PairDecision
 
 SORTS = ("priority", "age", "regime")
+
+# Sorted, prioritised gap lists by query, per state of the data: ``find_gaps`` reads the whole
+# store (seconds on the full lists), while officers page, filter and come back many times between
+# two changes.  Every change that can alter a list moves one of the ids in ``data_version``.
+_CACHE: dict[tuple, dict[str, list[dict[str, Any]]]] = {}
+_CACHE_SIZE = 16
+
+
+def data_version(session: Session) -> tuple:
+    """The last import, match (and whether one is running), pair decision and audit entry.
+
+    Dispositions and re-review flags always append to the audit log, so its last id covers them.
+    """
+    return (session.scalar(select(func.max(ImportRun.id))), session.scalar(select(func.max(MatchRun.id))),
+            session.scalar(select(func.count()).select_from(MatchRun).where(MatchRun.finished_at.is_(None))),
+            session.scalar(select(func.max(PairDecision.id))), session.scalar(select(func.max(AuditEntry.id))))
+
+
+def _sorted_entries(session: Session, query: gaps.GapQuery, sort: str, needs_review: bool) -> list[dict[str, Any]]:
+    key = (str(session.get_bind().url), repr(query), needs_review, data_version(session))
+    if key not in _CACHE:
+        entries = gaps.find_gaps(session, query, evidence=False)
+        if needs_review:
+            entries = [e for e in entries if e["needs_review"]]
+        priority.annotate(session, entries)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = {"age": entries}
+    by_sort = _CACHE[key]
+    if sort not in by_sort:  # re-sorting the cached list costs milliseconds
+        by_sort[sort] = sort_entries(by_sort["age"], sort)
+    return by_sort[sort]
 
 
 def sort_entries(entries: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
@@ -33,18 +65,15 @@ def list_gaps(session: Session, query: gaps.GapQuery, sort: str = "priority", ne
 
     ``needs_review``: only gaps whose disposition was flagged for re-review.
     """
-    entries = gaps.find_gaps(session, query, evidence=False)
-    if needs_review:
-        entries = [e for e in entries if e["needs_review"]]
-    priority.annotate(session, entries)
-    entries = sort_entries(entries, sort)
-    page = entries[offset : offset + limit] if limit is not None else entries[offset:]
+    entries = _sorted_entries(session, query, sort, needs_review)
+    page = [dict(e) for e in (entries[offset : offset + limit] if limit is not None else entries[offset:])]
     if evidence and page:
         # The evidence pack only for the page asked for, not for every gap of the pair of jurisdictions.
         runs = {r.id: r for r in session.scalars(select(ImportRun))}
-        targets = gaps.load_targets(session)
+        members = queries.targets_members(session, [e["target"] for e in page])
         for entry in page:
-            side_a = [m for m in targets[entry["target"]].members if m.jurisdiction == entry["designated_by"]]
+            target = _target(session, members.get(entry["target"], []), entry["target"])
+            side_a = [m for m in target.members if m.jurisdiction == entry["designated_by"]]
             entry["evidence"] = gaps._evidence(session, side_a, entry["near_misses"], runs)
     return {"total": len(entries), "offset": offset, "limit": limit, "results": page}
 
@@ -118,7 +147,7 @@ def gap_detail(session: Session, gap_id: str) -> dict[str, Any] | None:
              "listed_on": listed.isoformat() if listed else None, "opened_on": gap.opened_on.isoformat(),
              "age_days": (dt.date.today() - started).days,
              "comparable_regime": {gap.not_by: bool(set(regimes) & codes.get(gap.not_by, set()))}}
-    priority.annotate(session, [entry])
+    priority.annotate(session, [entry], keys)
     comparable = sorted(set(regimes) & codes.get(gap.not_by, set()))
     history = [{"at": e.at.replace(microsecond=0), "actor": e.actor, "action": e.action, "before": e.before,
                 "after": e.after, "note": e.note, "subject": e.subject}

@@ -80,21 +80,26 @@ def _active_jurisdictions(session: Session, target_ids: Iterable[str]) -> dict[s
     return out
 
 
-def linked_jurisdictions(session: Session) -> dict[str, set[str]]:
+def linked_jurisdictions(session: Session, keys: Iterable[str] | None = None) -> dict[str, set[str]]:
     """Target id -> jurisdictions that actively designate a target it is linked to (either direction).
 
     From the publishers' stated links (the search index's ``link`` entries, matched
     by folded name to another designation's names): one join over the ~6,000 links,
-    not a query per gap.
+    not a query per gap.  ``keys``: only links stated by or naming these designations (one target's page).
     """
     holder, named = aliased(Designation), aliased(Designation)
     link, name = aliased(SearchEntry), aliased(SearchEntry)
-    rows = session.execute(
-        select(holder.key, holder.jurisdiction, holder.status, named.key, named.jurisdiction, named.status)
-        .join(link, link.designation_id == holder.id)
-        .join(name, name.text == link.text)
-        .join(named, named.id == name.designation_id)
-        .where(link.field == "link", name.field == "name")).all()
+    stmt = (select(holder.key, holder.jurisdiction, holder.status, named.key, named.jurisdiction, named.status)
+            .join(link, link.designation_id == holder.id)
+            .join(name, name.text == link.text)
+            .join(named, named.id == name.designation_id)
+            .where(link.field == "link", name.field == "name"))
+    if keys is None:
+        rows = session.execute(stmt).all()
+    else:  # two indexed lookups rather than one OR, which would scan every link
+        keys = sorted(set(keys))
+        rows = list(dict.fromkeys([*session.execute(stmt.where(holder.key.in_(keys))).all(),
+                                   *session.execute(stmt.where(named.key.in_(keys))).all()]))
     target_of = queries.target_ids(session, {r[0] for r in rows} | {r[3] for r in rows})
     out: dict[str, set[str]] = defaultdict(set)
     for h_key, h_j, h_status, n_key, n_j, n_status in rows:
@@ -108,15 +113,16 @@ def linked_jurisdictions(session: Session) -> dict[str, set[str]]:
     return out
 
 
-def annotate(session: Session, entries: list[dict[str, Any]]) -> None:
+def annotate(session: Session, entries: list[dict[str, Any]], keys: Iterable[str] | None = None) -> None:
     """Add ``priority`` (points) and ``priority_reasons`` to gap report entries, in place.
 
-    An entry against several B jurisdictions takes the score of its most pressing one.
+    An entry against several B jurisdictions takes the score of its most pressing one.  ``keys``: the
+    designations of the entries' targets when there are few (a gap page), to read only their links.
     """
     if not entries:
         return
     active = _active_jurisdictions(session, {e["target"] for e in entries})
-    linked = linked_jurisdictions(session)
+    linked = linked_jurisdictions(session, keys)
     for e in entries:
         best: list[Signal] = []
         for b in e["not_by"]:
