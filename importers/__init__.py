@@ -7,17 +7,24 @@ database.
 """
 from __future__ import annotations
 
+import csv
 import io
 import re
 import zipfile
 from types import ModuleType
 
-from importers import ca_sema, eu_fsf, ofac_advanced, ofac_csv, ofac_xml, uk_fcdo, uk_ofsi, un_sc
+from importers import ca_sema, eu_fsf, ofac_advanced, ofac_csv, ofac_lists, ofac_xml, uk_fcdo, uk_ofsi, un_sc
 from importers.common import ImportFailure, imo_is_valid
 from importers.inputs import SourceFiles, open_location
+from importers.xmlsafety import check_no_dtd
 from sanctions.schema import SOURCES, ParsedList
 
 __all__ = ["ImportFailure", "SourceFiles", "detect", "load", "open_location", "parse"]
+
+# The csv module refuses fields over 128 kB by default, and OFAC's sdn.csv may carry longer remarks.  The
+# limit stays finite so that a file with a runaway quote fails with a message instead of eating memory.
+CSV_FIELD_LIMIT = 16 * 1024 * 1024
+csv.field_size_limit(CSV_FIELD_LIMIT)
 
 # XML root element (local name) -> importer module.
 XML_ROOTS: dict[str, ModuleType] = {
@@ -68,6 +75,7 @@ def detect(files: SourceFiles) -> tuple[ModuleType, str]:
         raise ImportFailure(path, "a ZIP file that is not an Excel workbook")
     stripped = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if stripped.startswith(b"<"):
+        check_no_dtd(path, stripped)
         root = _xml_root(stripped)
         if root in XML_ROOTS:
             return XML_ROOTS[root], "xml"
@@ -94,10 +102,14 @@ def parse(source: str, files: SourceFiles) -> ParsedList:
             f"this is the {PUBLISHERS[module]}, which does not belong to source {source!r} "
             f"(it feeds {', '.join(module.SOURCES)})",
         )
-    parsed = module.PARSERS[variant](files, source)
+    try:
+        parsed = module.PARSERS[variant](files, source)
+    except csv.Error as exc:  # e.g. a field over CSV_FIELD_LIMIT, or a NUL byte
+        raise ImportFailure(files.location, f"unreadable CSV: {exc}") from None
     if not parsed.designations:
         raise ImportFailure(files.location, "the file holds no designations")
     _check_ship_numbers(parsed)
+    ofac_lists.check_list(parsed, source, files.location)
     return parsed
 
 

@@ -1,8 +1,11 @@
 """Canada: Consolidated Canadian Autonomous Sanctions List (``sema-lmes.xml``).
 
 Quirks handled here:
-- Root ``<data-set>``, flat ``<record>``s, no ids and no file date: the
-  newest ``DateOfListing`` stands in for the publication date.
+- Root ``<data-set>``, flat ``<record>``s, no ids and no file date.  The
+  publication date stays unknown: the newest ``DateOfListing`` is not one
+  (a delisting changes the file without a new listing date), and standing
+  in for it would back-date every removal the import sees.  The store
+  dates a removal by the import that saw it instead.
 - ``Country`` is the *regime*, bilingual ``English / French``, sometimes
   with trailing spaces (``Venezuela ``).  The stable key is built from its
   English part, the ``Schedule`` and the ``Item``:
@@ -44,12 +47,27 @@ ROOT = "data-set"
 _LANGUAGE_LABEL = re.compile(r"^\s*([A-Z][a-z]+)\s*:\s*")
 
 
+# Runs of spaces, commas and hyphens become one hyphen: the publisher writes both
+# "1, Part 1.1" and "1,Part 3", and a spacing fix on its side must not change a key
+# (a changed key reads as one record delisted and another added).  Idempotent, so
+# migration 0004 can apply it to keys already stored.
+_SEPARATORS = re.compile(r"[\s,-]+")
+
+
 def regime_key(country: str) -> str:
-    return country.split(" / ")[0].strip().lower().replace(" ", "-")
+    return _SEPARATORS.sub("-", country.split(" / ")[0].strip().lower()).strip("-")
 
 
 def schedule_key(schedule: str | None) -> str:
-    return (schedule or "").strip().lower().replace(", ", "-").replace(" ", "-")
+    return _SEPARATORS.sub("-", (schedule or "").strip().lower()).strip("-")
+
+
+def normalise_key(key: str) -> str:
+    """A stored ``ca:`` key in today's form (used by migration 0004); other keys unchanged."""
+    if not key.startswith("ca:") or key.count("/") < 2:
+        return key
+    regime, schedule, item = key[3:].split("/", 2)
+    return f"ca:{regime_key(regime)}/{schedule_key(schedule)}/{item.strip()}"
 
 
 def parse(files: SourceFiles, source: str) -> ParsedList:
@@ -68,8 +86,7 @@ def parse(files: SourceFiles, source: str) -> ParsedList:
                                 record=f"line {el.sourceline}")
         seen[record.key] = el.sourceline
         designations.append(record)
-    published = max((d.listed_on for d in designations if d.listed_on), default=None)
-    return ParsedList(source=source, format=FORMAT, designations=designations, published_on=published)
+    return ParsedList(source=source, format=FORMAT, designations=designations, published_on=None)
 
 
 def split_aliases(text: str) -> list[tuple[str, str | None]]:

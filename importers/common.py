@@ -6,6 +6,7 @@ particular publisher; publisher quirks stay in the publisher's module.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 import unicodedata
 from typing import Any, Iterable
@@ -81,6 +82,7 @@ _SCRIPT_PREFIXES = {
 }
 
 
+@functools.lru_cache(maxsize=65536)  # names repeat across rows, aliases and lists
 def detect_script(text: str) -> str:
     """The dominant ISO 15924 script of the letters in ``text``.
 
@@ -252,12 +254,17 @@ def parse_day(text: str | None, dayfirst: bool = True) -> str | None:
 
 # --- identifiers ----------------------------------------------------------
 
-_NOT_ALNUM = re.compile(r"[^0-9A-Z]")
-
 
 def normalize_id(value: str) -> str:
-    folded = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    return _NOT_ALNUM.sub("", folded.upper())
+    """Upper-case letters and digits of an identifier, in any script.
+
+    Accents are dropped (``é`` -> ``E``) but letters of other scripts are kept:
+    a Cyrillic passport series (``АВ 1234567``) is part of the number, and
+    dropping it made different documents compare equal.
+    """
+    folded = unicodedata.normalize("NFKD", value).upper()
+    return "".join(ch for ch in folded if ch.isalnum() and not unicodedata.combining(ch)
+                   and (ch.isascii() or unicodedata.category(ch) in ("Lu", "Ll", "Lo", "Nd")))
 
 
 def imo_is_valid(number: str) -> bool:
@@ -359,6 +366,9 @@ def parse_xml(path: str, data: bytes) -> etree._Element:
     """Parse a whole XML document, turning syntax errors into ImportFailure."""
     if not data.strip():
         raise ImportFailure(path, "the file is empty")
+    from importers.xmlsafety import check_no_dtd  # here, not at the top: xmlsafety imports this module
+
+    check_no_dtd(path, data)
     parser = etree.XMLParser(huge_tree=True, resolve_entities=False, no_network=True)
     try:
         return etree.fromstring(data, parser)

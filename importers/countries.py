@@ -47,6 +47,13 @@ def country_code(text: str | None) -> str | None:
     """
     if not text:
         return None
+    return _country_code(text)
+
+
+# A list names the same few hundred countries tens of thousands of times; folding
+# each one again was a tenth of an OFSI import.
+@functools.lru_cache(maxsize=8192)
+def _country_code(text: str) -> str | None:
     table = _table()
     key = fold(text)
     if key in table:

@@ -49,12 +49,20 @@ class SourceFiles:
     def size(self) -> int:
         return sum(len(b) for b in self.contents.values())
 
+    def file_hashes(self) -> dict[str, str]:
+        """Each file's own SHA-256, as ``sha256sum`` prints it, by file name."""
+        return {name: hashlib.sha256(self.contents[name]).hexdigest() for name in sorted(self.contents)}
+
     def sha256(self) -> str:
-        digest = hashlib.sha256()
-        for name in sorted(self.contents):
-            digest.update(name.encode() + b"\0")
-            digest.update(hashlib.sha256(self.contents[name]).digest())
-        return digest.hexdigest()
+        """The publication's SHA-256: the file's own for one file, so an officer can check it with
+        ``sha256sum``; for a set (OFAC CSV), the SHA-256 of the set's ``sha256sum`` listing in name
+        order (``sha256sum add.csv alt.csv sdn.csv sdn_comments.csv | sha256sum``).
+        """
+        hashes = self.file_hashes()
+        if len(hashes) == 1:
+            return next(iter(hashes.values()))
+        listing = "".join(f"{digest}  {name}\n" for name, digest in hashes.items())
+        return hashlib.sha256(listing.encode()).hexdigest()
 
 
 def open_location(location: str, source: str | None = None) -> SourceFiles:

@@ -10,6 +10,7 @@ Quirks handled here:
 - ``-0-`` (often with a trailing space) is the null marker, quoted or not.
 - ASCII in practice, but decoded as cp1252 to be safe.
 - ``SDN_Type`` is empty (``-0-``) for entities: there is no "entity" value.
+  Any other value is new: stored as an organization, with a warning.
 - Remarks are capped at 1,000 characters; the rest continues, mid-word, in
   the comments file, keyed by ent_num, and is appended with no separator.
 - add/alt/comments rows may reference ent_nums missing from the main file
@@ -103,7 +104,7 @@ def parse(files: SourceFiles, source: str) -> ParsedList:
 
 def build(source: str, row: list[str], raw: dict) -> Designation:
     ent_num, sdn_name, sdn_type, program, title, call_sign, vess_type, tonnage, grt, flag, owner, remarks = row
-    kind = KINDS.get(sdn_type.lower(), "organization")
+    kind = KINDS.get(sdn_type.lower())
     comment = "".join(c[1] for c in raw["comments"])
     remarks = remarks + comment if comment else remarks
     if kind == "person":
@@ -114,13 +115,16 @@ def build(source: str, row: list[str], raw: dict) -> Designation:
         source=source,
         source_id=ent_num,
         key=f"{source}:{ent_num}",
-        kind=kind,
+        kind=kind or "organization",
         name=full,
         programmes=[p.strip() for p in program.split("] [") if p.strip()],
         title=title or None,
         remarks=remarks or None,
         raw=raw,
     )
+    if kind is None:
+        # A type OFAC has not used before: kept as the closest kind, and said.
+        record.warnings.append(f"unknown SDN_Type {sdn_type!r}: stored as an organization")
     record.names.append(make_name(full, "primary", parts) or Name(full))
     for alt in raw["alt"]:
         alt_name = alt[3]

@@ -71,9 +71,8 @@ def build(path: str, source: str, el) -> Designation:
     uid = child_text(el, "uid")
     if not uid:
         raise ImportFailure(path, "sdnEntry without uid", record=f"line {el.sourceline}")
-    kind = KINDS.get((child_text(el, "sdnType") or "").lower())
-    if kind is None:
-        raise ImportFailure(path, f"unknown sdnType {child_text(el, 'sdnType')!r}", record=f"uid {uid}")
+    sdn_type = child_text(el, "sdnType")
+    kind = KINDS.get((sdn_type or "").lower())
     first, last = child_text(el, "firstName"), child_text(el, "lastName")
     full = join_parts(first, last)
     if not full:
@@ -83,13 +82,16 @@ def build(path: str, source: str, el) -> Designation:
         source=source,
         source_id=uid,
         key=f"{source}:{uid}",
-        kind=kind,
+        kind=kind or "organization",
         name=full,
         programmes=[p for p in (clean(x.text) for x in _items(el, "programList", "program")) if p],
         title=child_text(el, "title"),
         remarks=remarks,
         raw=element_to_dict(el),
     )
+    if kind is None:
+        # A type OFAC has not used before: kept as the closest kind, and said.
+        record.warnings.append(f"unknown sdnType {sdn_type!r}: stored as an organization")
     record.names.append(make_name(full, "primary", {k: v for k, v in (("first", first), ("last", last)) if v}))
     for aka in _items(el, "akaList", "aka"):
         a_first, a_last = child_text(aka, "firstName"), child_text(aka, "lastName")

@@ -6,20 +6,39 @@ An inverted index maps blocking keys to designations: folded name tokens
 reference numbers.  Each designation is paired only with designations of
 other jurisdictions that share keys, best first, so the work grows with
 the number of designations times a small constant, never all pairs.
+
+Every bound is absolute (``token_postings_cap``, ``exact_postings_cap``,
+``candidates_per_record`` in the configuration), never a share of the
+store: a share lets the work per record grow with the store, which made
+matching four times the real lists cost seven times as long.
+
+Rarity is counted in geometric steps (``rarity_step``) of the document
+frequency and of the store size.  One more record carrying ``muhammad``
+then leaves every weight as it was, which is what lets an incremental
+match touch only the records whose weights really changed and still
+give exactly the result of a full match.
 """
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable
 
 from matchers.features import MatchRecord
+from sanctions.config import MatchingConfig
 
-MAX_TOKEN_SHARE = 0.02   # a token on more than 2% of designations is too common to block on
-MIN_TOKEN_DF = 300       # ... unless it is on fewer designations than this
-PRIOR_TOTAL = 5000       # corpus size assumed for rarity weights in small stores
-MAX_PER_RECORD = 10      # candidates kept per designation by name evidence
+DEFAULT = MatchingConfig()
+# Exact keys that may pair two records of one jurisdiction: evidence that a publisher
+# lists one target twice (an equal identifier, the same OFAC entry number, the same
+# full name with the same day of birth).
+SAME_JURISDICTION_KEYS = ("i:", "o:", "d:")
+
+
+def rarity_class(count: int, step: float) -> int:
+    """The geometric step a count falls in: counts in one step weigh the same."""
+    return -1 if count <= 0 else int(math.log(count) / math.log(step) + 1e-9)
 
 
 @dataclass
@@ -28,22 +47,40 @@ class TokenStats:
 
     df: dict[str, int]
     total: int
-
-    def idf(self, token: str) -> float:
-        # A small store (the demo, a test) is treated as a sample of a list-sized corpus,
-        # so that a token seen once is rare rather than "in every record".
-        total = max(self.total, PRIOR_TOTAL)
-        return math.log((total + 1) / (self.df.get(token, 0) + 1)) + 1.0
+    prior_total: int = DEFAULT.prior_total
+    step: float = DEFAULT.rarity_step
+    _idf: dict[str, float] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def build(cls, records: Iterable[MatchRecord]) -> "TokenStats":
+    def for_config(cls, df: dict[str, int], total: int, config: MatchingConfig) -> "TokenStats":
+        return cls(df, total, config.prior_total, config.rarity_step)
+
+    def idf(self, token: str) -> float:
+        cached = self._idf.get(token)
+        if cached is not None:
+            return cached
+        # A small store (the demo, a test) is treated as a sample of a list-sized corpus,
+        # so that a token seen once is rare rather than "in every record".
+        total = self.step ** rarity_class(max(self.total, self.prior_total), self.step)
+        k = rarity_class(self.df.get(token, 0), self.step)
+        df = 0.0 if k < 0 else self.step ** k
+        value = math.log((total + 1) / (df + 1)) + 1.0
+        self._idf[token] = value
+        return value
+
+    @classmethod
+    def build(cls, records: Iterable[MatchRecord], config: MatchingConfig = DEFAULT) -> "TokenStats":
         df: dict[str, int] = defaultdict(int)
         total = 0
         for record in records:
             total += 1
-            for token in {t for n in record.names for t in n.tokens}:
+            for token in record_tokens(record):
                 df[token] += 1
-        return cls(dict(df), total)
+        return cls.for_config(dict(df), total, config)
+
+
+def record_tokens(record: MatchRecord) -> set[str]:
+    return {t for n in record.names for t in n.tokens}
 
 
 def _compatible_kinds(a: str, b: str) -> bool:
@@ -51,73 +88,109 @@ def _compatible_kinds(a: str, b: str) -> bool:
 
 
 def blocking_keys(record: MatchRecord) -> tuple[set[str], set[str]]:
-    """(rarity-weighted token keys, exact keys) under which a designation is indexed."""
-    tokens = {f"t:{t}" for n in record.names for t in n.tokens if len(t) > 2 or t.isdigit()}
+    """(token keys, exact keys) under which a designation is indexed.
+
+    Every name token is a key (``t:``), so that the stored index also gives the
+    document frequencies scoring uses; only tokens of three or more characters
+    (or digits) are used for blocking.
+    """
+    tokens = {f"t:{t}" for t in record_tokens(record)}
     exact = {f"s:{record.kind}:{signature}" for signature in record.name_signature()}
     exact |= {f"i:{value}" for values in record.identifiers.values() for value in values}
     exact |= {f"u:{ref}" for ref in record.un_refs}
-    return tokens, exact
+    if record.ofac_entry:
+        exact.add(f"o:{record.ofac_entry}")
+    days = [lo for lo, hi, circa in record.birth_dates if lo == hi and not circa]
+    for signature in record.full_name_signatures():
+        for day in days:
+            exact.add(f"d:{record.kind}:{signature}:{day}")
+    # The stored index holds keys of up to 300 characters; a longer whole name is cut alike everywhere.
+    return tokens, {k[:KEY_LENGTH] for k in exact}
 
 
-MAX_EXACT_POSTINGS = 50  # a placeholder number shared by many records blocks nothing
+KEY_LENGTH = 300
 
 
-def candidate_pairs(records: list[MatchRecord], stats: TokenStats,
-                    only: set[int] | None = None) -> set[tuple[int, int]]:
-    """Index pairs (i < j) from different jurisdictions worth scoring.
+def blocks(token_key: str) -> bool:
+    token = token_key[2:]
+    return len(token) > 2 or token.isdigit()
 
-    ``only`` restricts the pairs to those touching these record indices
-    (incremental matching).  ``records`` may then be a subset of the store,
-    provided it holds every record sharing a key with those; ``stats`` must
-    describe the whole store.
+
+@dataclass
+class Candidates:
+    """Pairs to score, and each record's own best candidates (persisted for incremental runs)."""
+
+    pairs: set[tuple[int, int]]
+    best: dict[int, list[int]]
+
+
+def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: MatchingConfig = DEFAULT,
+                    only: Iterable[int] | None = None, usable: set[str] | None = None) -> Candidates:
+    """Index pairs (i < j) worth scoring.
+
+    Pairs join records of different jurisdictions, or of one jurisdiction on
+    duplicate evidence (``SAME_JURISDICTION_KEYS``).  ``only`` restricts the
+    work to those record indices (incremental matching): their exact-key pairs
+    and their own best candidates.  ``records`` must then hold every record
+    sharing a usable key with them, ``stats`` must describe the whole store and
+    ``usable`` names the keys whose postings are within the caps store-wide.
     """
-    limit = max(MIN_TOKEN_DF, int(MAX_TOKEN_SHARE * max(stats.total, 1)))
+    only_set = None if only is None else set(only)
     token_index: dict[str, list[int]] = defaultdict(list)
     exact_index: dict[str, list[int]] = defaultdict(list)
     keys_of = []
     for i, record in enumerate(records):
         tokens, exact = blocking_keys(record)
+        tokens = {k for k in tokens if blocks(k)}
         keys_of.append((tokens, exact))
         for key in tokens:
-            if stats.df.get(key[2:], 0) <= limit:
-                token_index[key].append(i)
+            token_index[key].append(i)
         for key in exact:
             exact_index[key].append(i)
 
+    def token_ok(key: str, postings: list[int]) -> bool:
+        return key in usable if usable is not None else len(postings) <= config.token_postings_cap
+
+    def exact_ok(key: str, postings: list[int]) -> bool:
+        return key in usable if usable is not None else len(postings) <= config.exact_postings_cap
+
     pairs: set[tuple[int, int]] = set()
-    for members in exact_index.values():
-        if len(members) > MAX_EXACT_POSTINGS:
+    for key, members in exact_index.items():
+        if len(members) < 2 or not exact_ok(key, members):
             continue
+        same_ok = key.startswith(SAME_JURISDICTION_KEYS)
         for a in members:
             for b in members:
-                if a < b and _pairable(records, a, b, only):
+                if a < b and (only_set is None or a in only_set or b in only_set) \
+                        and _pairable(records[a], records[b], same_ok):
                     pairs.add((a, b))
 
-    targets = range(len(records)) if only is None else sorted(only)
+    best_of: dict[int, list[int]] = {}
+    kinds = [r.kind for r in records]
+    jurisdictions = [r.jurisdiction for r in records]
+    keys = [r.key for r in records]
+    targets = range(len(records)) if only_set is None else sorted(only_set)
     for i in targets:
-        record = records[i]
         shared: dict[int, float] = defaultdict(float)
         for key in keys_of[i][0]:
             postings = token_index.get(key)
-            if not postings:
+            if not postings or not token_ok(key, postings):
                 continue
             weight = stats.idf(key[2:])
             for j in postings:
-                if j != i:
-                    shared[j] += weight
+                shared[j] += weight
+        kind, jurisdiction = kinds[i], jurisdictions[i]
         # Best shared weight first; ties in key order, whatever order the records came in.
-        best = sorted(((w, j) for j, w in shared.items()
-                       if records[j].jurisdiction != record.jurisdiction
-                       and _compatible_kinds(records[j].kind, record.kind)),
-                      key=lambda wj: (-wj[0], records[wj[1]].key))
-        for _, j in best[:MAX_PER_RECORD]:
+        best = heapq.nsmallest(config.candidates_per_record,
+                               ((-w, keys[j], j) for j, w in shared.items()
+                                if kinds[j] == kind and jurisdictions[j] != jurisdiction))
+        best_of[i] = [j for _, _, j in best]
+        for j in best_of[i]:
             pairs.add((min(i, j), max(i, j)))
-    return pairs
+    return Candidates(pairs, best_of)
 
 
-def _pairable(records: list[MatchRecord], a: int, b: int, only: set[int] | None) -> bool:
-    if records[a].jurisdiction == records[b].jurisdiction:
+def _pairable(a: MatchRecord, b: MatchRecord, same_jurisdiction_ok: bool) -> bool:
+    if not _compatible_kinds(a.kind, b.kind):
         return False
-    if not _compatible_kinds(records[a].kind, records[b].kind):
-        return False
-    return only is None or a in only or b in only
+    return same_jurisdiction_ok or a.jurisdiction != b.jurisdiction

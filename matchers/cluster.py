@@ -5,6 +5,13 @@ merged cluster would contain a pair an officer marked ``different``, or two
 designations of the same source (one publisher lists a target once; two of
 its records in one cluster means a chain of weaker links went astray).
 Pairs an officer marked ``same`` are joined first, whatever their score.
+
+The exception is a publisher listing one target twice (OFAC under two
+entry numbers, the UK once per regime).  The scorer links two records of
+one source only on strong evidence (an equal identifier without conflict,
+the same full name with the same day of birth); such links are joined
+before all others and the two records then count as one for the rule
+above, so a weaker link still cannot bring in a third record of that source.
 """
 from __future__ import annotations
 
@@ -26,7 +33,7 @@ class _Clusters:
             self.parent[key], key = root, self.parent[key]
         return root
 
-    def union(self, a: str, b: str) -> None:
+    def union(self, a: str, b: str, duplicate: bool = False) -> None:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return
@@ -36,7 +43,8 @@ class _Clusters:
         self.members[ra] |= self.members.pop(rb)
         merged = self.sources[ra]
         for source, n in self.sources.pop(rb).items():
-            merged[source] = merged.get(source, 0) + n
+            # Records one publisher lists twice hold one place of that source.
+            merged[source] = max(merged.get(source, 0), n) if duplicate else merged.get(source, 0) + n
 
 
 def cluster(
@@ -68,7 +76,11 @@ def cluster(
         if a in clusters.parent and b in clusters.parent and allowed(a, b, forced=True):
             clusters.union(a, b)
     # Strongest first; equal strengths in key order, so that every database gives the same targets.
-    for a, b, _score in sorted(links, key=lambda link: (-link[2], link[0], link[1])):
-        if allowed(a, b, forced=False):
+    ordered = sorted(links, key=lambda link: (-link[2], link[0], link[1]))
+    for a, b, _score in ordered:
+        if source_of[a] == source_of[b] and allowed(a, b, forced=True):
+            clusters.union(a, b, duplicate=True)
+    for a, b, _score in ordered:
+        if source_of[a] != source_of[b] and allowed(a, b, forced=False):
             clusters.union(a, b)
     return [members for members in clusters.members.values() if len(members) > 1]

@@ -10,7 +10,11 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 
-from matchers.normalize import name_tokens
+from importers.countries import country_code
+from matchers.identifiers import comparable_value
+from matchers.normalize import base_tokens, name_tokens
+from matchers.scripts import arabic_tokens, drop_han, has_arabic, has_hangul, has_kana, hangul_romanisations, \
+    latin_skeleton
 from sanctions.schema import Designation
 
 # Weight of a name by its type: a weak alias is too vague to carry a match alone.
@@ -28,6 +32,7 @@ class NameFeature:
     type: str
     tokens: tuple[str, ...]
     weight: float
+    skeleton: bool = False  # tokens are Arabic consonant skeletons (compared with Latin names' skeletons)
 
 
 @dataclass
@@ -42,16 +47,38 @@ class MatchRecord:
     identifiers: dict[str, frozenset[str]] = field(default_factory=dict)
     un_refs: frozenset[str] = frozenset()
     gender: str | None = None
+    ofac_entry: str | None = None  # OFAC ent_num, shared by an entry's SDN and non-SDN records
+    address_countries: frozenset[str] = frozenset()
+    name_countries: frozenset[str] = frozenset()  # an organisation's branch qualifier: "(KENYA)", "KENYA BRANCH"
+    _skeletons: list[NameFeature] | None = field(default=None, repr=False, compare=False)
+
+    def latin_skeletons(self) -> list[NameFeature]:
+        """Consonant skeletons of the Latin-script names, made when an Arabic-script name needs them."""
+        if self._skeletons is None:
+            out, seen = [], set()
+            for n in self.names:
+                if n.skeleton:
+                    continue
+                tokens = tuple(s for s in (latin_skeleton(t) for t in base_tokens(n.text, self.kind)) if s)
+                if tokens and tokens not in seen:
+                    seen.add(tokens)
+                    out.append(NameFeature(n.text, n.type, tokens, n.weight, skeleton=True))
+            self._skeletons = out
+        return self._skeletons
 
     def name_signature(self) -> set[str]:
         return {" ".join(sorted(n.tokens)) for n in self.names}
+
+    def full_name_signatures(self) -> set[str]:
+        """Whole names of two or more words, not weak aliases: with an equal day of birth, one person."""
+        return {" ".join(n.tokens) for n in self.names if n.type != "weak" and len(n.tokens) >= 2}
 
 
 def _ordinal(iso: str) -> int:
     return dt.date.fromisoformat(iso).toordinal()
 
 
-def _birth_interval(earliest: str, latest: str, circa: bool) -> tuple[int, int, bool]:
+def birth_interval(earliest: str, latest: str, circa: bool) -> tuple[int, int, bool]:
     """Ordinal bounds; a bare 1 January stands for "year only" (OFAC writes ``01 Jan 1969`` so)."""
     if earliest == latest and earliest.endswith("-01-01"):
         return _ordinal(earliest), _ordinal(earliest[:4] + "-12-31"), circa
@@ -78,19 +105,68 @@ def name_variants(text: str) -> list[str]:
     return variants
 
 
+# Where publishers write which country office of an organisation a record is.
+_QUALIFIERS = (
+    re.compile(r"\(([^()]{3,40})\)"),                                   # AL-HARAMAIN (KENYA)
+    re.compile(r"(?:^|[:,\-]\s*|\s)((?:[A-Za-z]+\s){0,2}[A-Za-z]+)\s+(?:BRANCH|OFFICE)\b", re.I),  # KENYA BRANCH
+    re.compile(r"\b(?:BRANCH|OFFICE)\s+(?:IN|OF)\s+((?:[A-Za-z]+\s?){1,3})$", re.I),   # OFFICE IN KENYA
+    re.compile(r"\s[-:]\s+((?:[A-Za-z]+\s?){1,3})$"),                  # AL-HARAMAIN - KENYA
+)
+
+
+def name_countries(text: str) -> set[str]:
+    """Countries an organisation's name qualifies it by (a branch or country office)."""
+    found: set[str] = set()
+    for pattern in _QUALIFIERS:
+        for m in pattern.finditer(text):
+            words = m[1].split()
+            # "ISLAMIC FOUNDATION KENYA BRANCH": try the last one, two, three words.
+            for n in range(1, len(words) + 1):
+                code = country_code(" ".join(words[-n:]))
+                if code:
+                    found.add(code)
+                    break
+    return found
+
+
+_OFAC_SOURCES = ("us-sdn", "us-cons")
+
+
+def _texts(full: str) -> list[str]:
+    """The forms of one published name to compare: Hangul in both Koreas' romanisations."""
+    if has_hangul(full):
+        return [v for r in hangul_romanisations(full) for v in name_variants(r)]
+    return name_variants(full)
+
+
 def features(d: Designation) -> MatchRecord:
     names = []
     seen: set[tuple[str, ...]] = set()
+    nationalities = {c.code for c in d.countries if c.role in ("nationality", "citizenship")}
+    # Kanji in a Japanese name are not its Chinese readings: leave them out.
+    japanese = "JP" in nationalities or any(has_kana(n.full) or (n.language or "").lower() in ("ja", "jpn")
+                                            for n in d.names)
     for n in sorted(d.names, key=lambda n: (n.type != "primary", -NAME_WEIGHTS.get(n.type, 1.0))):
-        for text in name_variants(n.full):
-            tokens = name_tokens(text, d.kind)
-            if tokens and tokens not in seen:
-                seen.add(tokens)
-                names.append(NameFeature(text, n.type, tokens, NAME_WEIGHTS.get(n.type, 1.0)))
+        for text in _texts(n.full):
+            skeleton = has_arabic(text)
+            if skeleton:
+                tokens = arabic_tokens(text)
+            else:
+                tokens = name_tokens(drop_han(text) if japanese else text, d.kind)
+            if tokens and (skeleton, tokens) not in seen:
+                seen.add((skeleton, tokens))
+                names.append(NameFeature(text, n.type, tokens, NAME_WEIGHTS.get(n.type, 1.0), skeleton))
     ids: dict[str, set[str]] = {}
     for ident in d.identifiers:
-        if ident.type in STRONG_ID_TYPES and len(ident.normalized) >= 4:
-            ids.setdefault(ident.type, set()).add(ident.normalized)
+        if ident.type in STRONG_ID_TYPES:
+            value = comparable_value(ident.type, ident.normalized, ident.country)
+            if value and len(value) >= 4:
+                ids.setdefault(ident.type, set()).add(value)
+    qualifiers: set[str] = set()
+    if d.kind == "organization":
+        for n in d.names:
+            if n.type != "weak":
+                qualifiers |= name_countries(n.full)
     un_refs = {a.value.upper() for a in d.attributes if a.label == "UN reference number" and a.value}
     return MatchRecord(
         key=d.key,
@@ -98,10 +174,13 @@ def features(d: Designation) -> MatchRecord:
         jurisdiction=d.jurisdiction,
         kind=d.kind,
         names=names,
-        birth_dates=[_birth_interval(b.earliest, b.latest, b.circa) for b in d.birth_dates
+        birth_dates=[birth_interval(b.earliest, b.latest, b.circa) for b in d.birth_dates
                      if b.earliest and b.latest],
-        nationalities=frozenset(c.code for c in d.countries if c.role in ("nationality", "citizenship")),
+        nationalities=frozenset(nationalities),
         identifiers={k: frozenset(v) for k, v in ids.items()},
         un_refs=frozenset(un_refs),
         gender=d.gender if d.gender in ("male", "female") else None,
+        ofac_entry=d.source_id if d.source in _OFAC_SOURCES else None,
+        address_countries=frozenset(a.country for a in d.addresses if a.country),
+        name_countries=frozenset(qualifiers),
     )

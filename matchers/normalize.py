@@ -37,22 +37,27 @@ general gen colonel col major maj captain capt lieutenant lt admiral commander b
 ORG_STOPWORDS = frozenset("the of and in for branch office de la del des du le les et y".split())
 CONNECTIVES = frozenset({"al", "el", "bin", "ibn", "bint", "ben", "ul", "ad", "ud", "as", "ar", "an", "at", "az"})
 
-# Legal forms, written as they appear after transliteration and tokenising.
-LEGAL_FORM_PHRASES = [
-    "limited liability company", "limited liability partnership", "public joint stock company",
-    "closed joint stock company", "open joint stock company", "joint stock company", "private joint stock company",
-    "public limited company", "private limited company", "limited company", "joint venture",
-    "obshchestvo s ogranichennoi otvetstvennostiu", "obshchestvo s ogranichennoy otvetstvennostyu",
-    "aktsionernoe obshchestvo", "aktsionernoye obshchestvo", "publichnoe aktsionernoe obshchestvo",
-    "zakrytoe aktsionernoe obshchestvo", "otkrytoe aktsionernoe obshchestvo",
-    "free zone establishment", "free zone company", "sociedad anonima", "company limited",
-    "co ltd", "pte ltd", "pvt ltd", "sdn bhd", "s a", "s a r l", "s r l",
-]
-LEGAL_FORM_TOKENS = frozenset("""
-ooo oao zao pao ao pjsc jsc cjsc ojsc ojsc ltd llc llp lp plc gmbh ag kg sa sarl srl spa bv nv oy ab as
-fze fzco fzc fzllc dmcc inc incorporated corp corporation co company limited ltda eirl sas sac tov pat tdv
-pte pvt bhd sdn kft zrt sro doo dd ad eood jsc ooo llc ip fgup gup mup fgbu fkp ano nko
-""".split())
+# Legal forms, written as they appear after transliteration and tokenising: one table,
+# matched longest phrase first, so that the result never depends on the order of the table
+# ("private joint stock company" before "joint stock company", "s a r l" before "s a").
+LEGAL_FORMS = """
+limited liability company | limited liability partnership | public joint stock company
+closed joint stock company | open joint stock company | joint stock company | private joint stock company
+public limited company | private limited company | limited company | joint venture
+obshchestvo s ogranichennoi otvetstvennostiu | obshchestvo s ogranichennoy otvetstvennostyu
+aktsionernoe obshchestvo | aktsionernoye obshchestvo | publichnoe aktsionernoe obshchestvo
+zakrytoe aktsionernoe obshchestvo | otkrytoe aktsionernoe obshchestvo
+free zone establishment | free zone company | sociedad anonima | company limited
+co ltd | pte ltd | pvt ltd | sdn bhd | s a | s a r l | s r l | s p a | b v | n v | l l c | j s c
+ooo | oao | zao | pao | ao | pjsc | jsc | cjsc | ojsc | ltd | llc | llp | lp | plc | gmbh | ag | kg | sa | sarl
+srl | spa | bv | nv | oy | ab | as | fze | fzco | fzc | fzllc | dmcc | inc | incorporated | corp | corporation
+co | company | limited | ltda | eirl | sas | sac | tov | pat | tdv | pte | pvt | bhd | sdn | kft | zrt | sro
+doo | dd | ad | eood | ip | fgup | gup | mup | fgbu | fkp | ano | nko
+"""
+_LEGAL_FORMS: dict[str, list[tuple[str, ...]]] = {}
+for _phrase in sorted({tuple(p.split()) for p in LEGAL_FORMS.replace("\n", "|").split("|") if p.strip()},
+                      key=lambda p: (-len(p), p)):
+    _LEGAL_FORMS.setdefault(_phrase[0], []).append(_phrase)
 
 # Transliteration variants of common given names, folded to one spelling.
 NAME_VARIANTS = {
@@ -148,24 +153,24 @@ def fold_token(token: str) -> str:
 
 
 def _strip_legal_forms(tokens: list[str]) -> tuple[list[str], list[str]]:
-    text = " " + " ".join(tokens) + " "
-    found = []
-    for phrase in LEGAL_FORM_PHRASES:
-        padded = f" {phrase} "
-        if padded in text:
-            found.append(phrase)
-            text = text.replace(padded, " ")
-    rest = []
-    for token in text.split():
-        if token in LEGAL_FORM_TOKENS:
-            found.append(token)
+    """(tokens without legal forms, legal forms found), taking the longest phrase at each word."""
+    rest: list[str] = []
+    found: list[str] = []
+    i = 0
+    while i < len(tokens):
+        for phrase in _LEGAL_FORMS.get(tokens[i], ()):
+            if tuple(tokens[i : i + len(phrase)]) == phrase:
+                found.append(" ".join(phrase))
+                i += len(phrase)
+                break
         else:
-            rest.append(token)
+            rest.append(tokens[i])
+            i += 1
     return rest, found
 
 
-def name_tokens(text: str, kind: str = "person") -> tuple[str, ...]:
-    """Distinctive, folded tokens of a name (legal forms and titles removed)."""
+def base_tokens(text: str, kind: str = "person") -> list[str]:
+    """Lower-case ASCII words of a name without legal forms, titles and articles, not yet folded."""
     tokens = raw_tokens(text)
     if kind != "person":
         tokens, _ = _strip_legal_forms(tokens)
@@ -173,9 +178,14 @@ def name_tokens(text: str, kind: str = "person") -> tuple[str, ...]:
     tokens = [t for t in tokens if t not in HONORIFICS and t not in CONNECTIVES]
     if kind == "person":
         tokens = [t for t in tokens if len(t) > 1 or t.isdigit()]
+    return tokens
+
+
+def name_tokens(text: str, kind: str = "person") -> tuple[str, ...]:
+    """Distinctive, folded tokens of a name (legal forms and titles removed)."""
     # A name that is nothing but a legal form ("Общество с ограниченной
     # ответственностью" split off as an alias) identifies nobody.
-    return tuple(fold_token(t) for t in tokens)
+    return tuple(fold_token(t) for t in base_tokens(text, kind))
 
 
 def legal_forms(text: str) -> list[str]:

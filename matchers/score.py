@@ -4,10 +4,20 @@ The score starts from the best name similarity over all names and aliases
 (weak aliases count less) and is moved by the other evidence:
 
 - kind: a person never matches a vessel (score 0);
-- identifiers: the same passport, national id, IMO, registration or tax
-  number, or the same UN reference number, is decisive; a different number
-  of a type issued once per target (IMO, MMSI, LEI, aircraft serial) is
-  strong evidence against;
+- identifiers: the same IMO (or other vessel and aircraft number) is
+  decisive, also across a rename; for persons and organisations the same
+  passport, national id, registration or tax number, or UN reference
+  number, is decisive only when names, dates of birth and gender do not
+  conflict, and sends the pair to the review band, naming the conflict,
+  when they do.  Values are compared only between types that can hold the
+  same number.  A different number of a type issued once per target (IMO,
+  MMSI, LEI, aircraft serial) is strong evidence against;
+- organisations with country offices: two records naming different
+  countries in the name ("(KENYA)", "PAKISTAN BRANCH"), or one naming a
+  country the other's addresses do not include, are different offices;
+- duplicates: two records of one jurisdiction are scored only as
+  duplicates (the same OFAC entry number, an equal identifier without
+  conflict, or the same full name with the same day of birth);
 - dates of birth: the same day raises the score, compatible precisions
   (``1965`` vs ``1965-04-29``) raise it a little, conflicting dates lower
   it a lot;
@@ -20,54 +30,34 @@ an officer can see why two records were, or were not, linked.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.fuzz import ratio
 
-from matchers.candidates import TokenStats
+from matchers.candidates import DEFAULT, TokenStats
 from matchers.features import SINGLE_ID_TYPES, MatchRecord, NameFeature
+from matchers.identifiers import compatible_types
 from matchers.normalize import is_patronymic
+from sanctions.config import MatchingConfig
 
-TOKEN_MATCH = 0.88  # similarity at which two folded tokens count as the same
-TOKEN_EDITS = 0.80  # ... provided their edit-based similarity reaches this too
-
-
-@dataclass(frozen=True)
-class Weights:
-    dob_same_day: float = 0.12
-    dob_compatible: float = 0.04
-    dob_near: float = -0.08
-    dob_conflict: float = -0.40
-    nationality_agree: float = 0.03
-    nationality_conflict: float = -0.08
-    gender_conflict: float = -0.40
-    id_conflict: float = -0.30
-    weak_name_factor: float = 0.85
-    name_support: float = 0.01
-    primary_bonus: float = 0.01
+# Kinds whose identifier (IMO, MMSI, serial, tail number) is the target itself, whatever it is called.
+ID_IS_TARGET_KINDS = frozenset({"vessel", "aircraft"})
 
 
-WEIGHTS = Weights()
-
-
-def _token_similarity(a: str, b: str) -> float:
+def _token_similarity(a: str, b: str, config: MatchingConfig = DEFAULT) -> float:
     if a == b:
         return 1.0
     if a.isdigit() or b.isdigit():
         return 0.0
     # Jaro-Winkler rewards a shared beginning, which surnames often have ("Kolbin",
     # "Kozin"); two tokens must also be close in edits to count as one spelling.
-    if ratio(a, b) / 100.0 < TOKEN_EDITS:
+    if ratio(a, b) / 100.0 < config.token_edits:
         return 0.0
     return JaroWinkler.normalized_similarity(a, b)
 
 
-MIN_NAME_MASS = 9.0  # rarity (summed idf) a name match needs to count fully
-MISMATCH_FACTOR = 0.9
-
-
-def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, person: bool = True) -> float:
+def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, person: bool = True,
+                    config: MatchingConfig = DEFAULT) -> float:
     """How much of both names is matched, weighting tokens by rarity.
 
     The shorter name must be covered well.  For persons, tokens missing from
@@ -85,11 +75,11 @@ def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, p
         for j, other in enumerate(long_):
             if j in used:
                 continue
-            sim = _token_similarity(token, other)
+            sim = _token_similarity(token, other, config)
             if sim > best:
                 best, best_j = sim, j
         # A one-word name must match almost exactly: "Yenergy" is not "AA Energy".
-        if best >= (TOKEN_MATCH if len(short) > 1 else 0.95):
+        if best >= (config.token_match if len(short) > 1 else 0.95):
             used.add(best_j)
             matched_short += stats.idf(token) * best
             matched_long += stats.idf(long_[best_j]) * best
@@ -102,31 +92,32 @@ def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, p
     cover_short = matched_short / total_short
     cover_long = matched_long / total_long if total_long else 0.0
     short_weight = 0.6 if person else 0.5
-    mass = min(1.0, matched_short / MIN_NAME_MASS)
+    mass = min(1.0, matched_short / config.min_name_mass)
     score = (short_weight * cover_short + (1 - short_weight) * cover_long) * mass
     # Both names carrying a word the other lacks ("Yasir" / "Omar" before the same family
     # name) is a mismatch, not an omission: brothers share everything else.
     unmatched_long = [t for j, t in enumerate(long_) if j not in used and not (person and is_patronymic(t))]
     if cover_short < 0.999 and unmatched_long:
-        score *= MISMATCH_FACTOR
+        score *= config.mismatch_factor
     return score
 
 
-def name_similarity(a: NameFeature, b: NameFeature, stats: TokenStats, person: bool = True) -> float:
-    aligned = token_alignment(a.tokens, b.tokens, stats, person)
+def name_similarity(a: NameFeature, b: NameFeature, stats: TokenStats, person: bool = True,
+                    config: MatchingConfig = DEFAULT) -> float:
+    aligned = token_alignment(a.tokens, b.tokens, stats, person, config)
     # Joined spellings catch split or merged tokens ("Abdulhai" vs "Abdul Hai").
     joined = ratio("".join(a.tokens), "".join(b.tokens)) / 100.0
     joined_sorted = ratio("".join(sorted(a.tokens)), "".join(sorted(b.tokens))) / 100.0
     joined = max(joined, joined_sorted)
     if joined < 0.92:
         return aligned
-    mass = min(1.0, sum(stats.idf(t) for t in a.tokens) / MIN_NAME_MASS,
-               sum(stats.idf(t) for t in b.tokens) / MIN_NAME_MASS)
+    mass = min(1.0, sum(stats.idf(t) for t in a.tokens) / config.min_name_mass,
+               sum(stats.idf(t) for t in b.tokens) / config.min_name_mass)
     return max(aligned, 0.97 * joined * mass)
 
 
-def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats) -> tuple[float, int, NameFeature | None,
-                                                                            NameFeature | None]:
+def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats, config: MatchingConfig = DEFAULT
+               ) -> tuple[float, int, NameFeature | None, NameFeature | None]:
     """Best name similarity over all name pairs, and how many distinct names agree (>= 0.9)."""
     person = a.kind == "person"
     best: tuple[float, NameFeature | None, NameFeature | None] = (0.0, None, None)
@@ -135,15 +126,29 @@ def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats) -> tuple[float
     for na in a.names:
         a_set, a_joined = set(na.tokens), "".join(na.tokens)
         for nb, b_set, b_joined in b_tokens:
+            # Arabic-script skeletons are compared with Latin names' skeletons below, not with their words.
+            if na.skeleton != nb.skeleton:
+                continue
             # Cheap screen: no common token and unlike spellings cannot reach a useful score.
             if not (a_set & b_set) and ratio(a_joined, b_joined) < 60:
                 continue
-            factor = WEIGHTS.weak_name_factor if min(na.weight, nb.weight) < 1.0 else 1.0
-            sim = name_similarity(na, nb, stats, person) * factor
+            factor = config.weak_name_factor if min(na.weight, nb.weight) < 1.0 else 1.0
+            sim = name_similarity(na, nb, stats, person, config) * factor
             if sim >= 0.9:
                 agreeing.add(na.tokens)
             if sim > best[0]:
                 best = (sim, na, nb)
+    for x, y, flip in ((a, b, False), (b, a, True)):
+        arabic = [n for n in x.names if n.skeleton]
+        if not arabic:
+            continue
+        for na in arabic:
+            for nb in y.latin_skeletons():
+                factor = config.skeleton_factor * (config.weak_name_factor if min(na.weight, nb.weight) < 1.0
+                                                   else 1.0)
+                sim = name_similarity(na, nb, stats, person, config) * factor
+                if sim > best[0]:
+                    best = (sim, nb, na) if flip else (sim, na, nb)
     return best[0], len(agreeing), best[1], best[2]
 
 
@@ -161,12 +166,20 @@ def _near_dates(a: int, b: int) -> bool:
 
 
 def _dob_relation(a: MatchRecord, b: MatchRecord) -> str:
-    """same-day, compatible, near (a typo or a year apart), conflict or unknown."""
-    if not a.birth_dates or not b.birth_dates:
+    return birth_date_relation(a.birth_dates, b.birth_dates)
+
+
+def birth_date_relation(dates_a: list[tuple[int, int, bool]], dates_b: list[tuple[int, int, bool]]) -> str:
+    """same-day, compatible, near (a typo or a year apart), conflict or unknown.
+
+    The one rule for comparing dates of birth: intervals of day ordinals
+    (``matchers.features.birth_interval``), a circa date widened by a year.
+    """
+    if not dates_a or not dates_b:
         return "unknown"
     relation = "conflict"
-    for a0, a1, ac in a.birth_dates:
-        for b0, b1, bc in b.birth_dates:
+    for a0, a1, ac in dates_a:
+        for b0, b1, bc in dates_b:
             slack = 366 if (ac or bc) else 0
             if a0 - slack <= b1 and b0 - slack <= a1:
                 if a0 == a1 == b0 == b1:
@@ -179,58 +192,88 @@ def _dob_relation(a: MatchRecord, b: MatchRecord) -> str:
     return relation
 
 
-def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats) -> tuple[float, dict]:
+def _shared_identifiers(a: MatchRecord, b: MatchRecord) -> list[str]:
+    """Equal values of compatible identifier types, as ``type:value`` (``a-type/b-type:value`` across types)."""
+    shared = []
+    for ta, values_a in a.identifiers.items():
+        for tb, values_b in b.identifiers.items():
+            if not compatible_types(ta, tb):
+                continue
+            for value in sorted(values_a & values_b):
+                shared.append(f"{ta}:{value}" if ta == tb else f"{ta}/{tb}:{value}")
+    return sorted(set(shared))
+
+
+def _branch(a: MatchRecord, b: MatchRecord) -> tuple[str, str] | None:
+    """(relation, detail) for organisations whose names or addresses place them in countries."""
+    if a.kind != "organization" or not (a.name_countries or b.name_countries):
+        return None
+    if a.name_countries and b.name_countries:
+        agree = bool(a.name_countries & b.name_countries)
+        detail = f"named {sorted(a.name_countries)} vs {sorted(b.name_countries)}"
+    else:
+        named, other = (a, b) if a.name_countries else (b, a)
+        if not other.address_countries:
+            return None
+        agree = bool(named.name_countries & other.address_countries)
+        detail = f"named {sorted(named.name_countries)} vs addresses in {sorted(other.address_countries)}"
+    return ("same office" if agree else "another office"), detail
+
+
+def _duplicate_evidence(a: MatchRecord, b: MatchRecord, shared_ids: list[str], conflicts: list[str],
+                        dob: str) -> str | None:
+    """Why two records of one jurisdiction are one target, or None if the evidence is not strong."""
+    if a.ofac_entry and a.ofac_entry == b.ofac_entry:
+        return f"same OFAC entry number {a.ofac_entry}"
+    if shared_ids and not conflicts:
+        return f"equal identifier {shared_ids[0]}"
+    same_name = a.full_name_signatures() & b.full_name_signatures()
+    if same_name and dob == "same-day" and not conflicts:
+        return f"same full name ({sorted(same_name)[0]}) and day of birth"
+    return None
+
+
+def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
+               config: MatchingConfig = DEFAULT) -> tuple[float, dict]:
     """(score in 0..1, explanation) for two designations."""
     explanation: dict[str, dict] = {}
     if a.kind != b.kind:
         explanation["kind"] = {"value": f"{a.kind} vs {b.kind}", "contribution": "never the same target"}
         return 0.0, explanation
 
-    name_score, agreeing, na, nb = best_names(a, b, stats)
+    name_score, agreeing, na, nb = best_names(a, b, stats, config)
     explanation["name"] = {"value": f"{na.text if na else '-'} ~ {nb.text if nb else '-'}",
                            "types": [na.type if na else None, nb.type if nb else None],
                            "agreeing_names": agreeing,
                            "contribution": round(name_score, 3)}
     # Several different names agreeing is more than one: a small bonus that also
     # ranks an all-round match above a single shared alias.
-    score = name_score + WEIGHTS.name_support * min(max(agreeing - 1, 0), 5)
+    score = name_score + config.name_support * min(max(agreeing - 1, 0), 5)
     # Primary names agreeing outrank a shared alias when links compete for the same record.
-    score += WEIGHTS.primary_bonus * sum(n is not None and n.type == "primary" for n in (na, nb))
+    score += config.primary_bonus * sum(n is not None and n.type == "primary" for n in (na, nb))
 
-    shared_ids = sorted(f"{t}:{v}" for t, values in a.identifiers.items()
-                        for v in values & b.identifiers.get(t, frozenset()))
-    # An identifier may be filed under different types by different publishers
-    # (a company IMO as "registration"), so compare values across types too.
-    if not shared_ids:
-        a_values = {v for vs in a.identifiers.values() for v in vs}
-        shared_ids = sorted(f"any:{v}" for vs in b.identifiers.values() for v in vs if v in a_values)
+    shared_ids = _shared_identifiers(a, b)
     shared_refs = sorted(a.un_refs & b.un_refs)
-    decisive = None
-    if shared_ids or shared_refs:
-        evidence = shared_ids + [f"un-ref:{r}" for r in shared_refs]
-        explanation["identifiers"] = {"value": evidence, "contribution": "decisive"}
-        # A shared number with unrelated names is more likely a data error than the same target.
-        decisive = 0.99 if name_score >= 0.3 or shared_refs else 0.9
-    else:
-        conflicts = sorted(t for t in SINGLE_ID_TYPES if a.identifiers.get(t) and b.identifiers.get(t))
-        if conflicts:
-            explanation["identifiers"] = {"value": f"different {', '.join(conflicts)}",
-                                          "contribution": WEIGHTS.id_conflict}
-            score += WEIGHTS.id_conflict
+    if not (shared_ids or shared_refs):
+        conflicts_ids = sorted(t for t in SINGLE_ID_TYPES if a.identifiers.get(t) and b.identifiers.get(t))
+        if conflicts_ids:
+            explanation["identifiers"] = {"value": f"different {', '.join(conflicts_ids)}",
+                                          "contribution": config.id_conflict}
+            score += config.id_conflict
         if a.un_refs and b.un_refs:
             explanation["un_reference"] = {"value": f"{sorted(a.un_refs)} vs {sorted(b.un_refs)}",
-                                           "contribution": WEIGHTS.id_conflict}
-            score += WEIGHTS.id_conflict
+                                           "contribution": config.id_conflict}
+            score += config.id_conflict
 
     dob = _dob_relation(a, b)
-    dob_effect = {"same-day": WEIGHTS.dob_same_day, "compatible": WEIGHTS.dob_compatible,
-                  "near": WEIGHTS.dob_near, "conflict": WEIGHTS.dob_conflict, "unknown": 0.0}[dob]
+    dob_effect = {"same-day": config.dob_same_day, "compatible": config.dob_compatible,
+                  "near": config.dob_near, "conflict": config.dob_conflict, "unknown": 0.0}[dob]
     explanation["birth_date"] = {"value": dob, "contribution": dob_effect}
     score += dob_effect
 
     if a.nationalities and b.nationalities:
         agree = bool(a.nationalities & b.nationalities)
-        effect = WEIGHTS.nationality_agree if agree else WEIGHTS.nationality_conflict
+        effect = config.nationality_agree if agree else config.nationality_conflict
         explanation["nationality"] = {"value": "agree" if agree else
                                       f"{sorted(a.nationalities)} vs {sorted(b.nationalities)}",
                                       "contribution": effect}
@@ -238,12 +281,47 @@ def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats) -> tuple[float
     else:
         explanation["nationality"] = {"value": "unknown", "contribution": 0.0}
 
-    if a.gender and b.gender and a.gender != b.gender:
-        explanation["gender"] = {"value": f"{a.gender} vs {b.gender}", "contribution": WEIGHTS.gender_conflict}
-        score += WEIGHTS.gender_conflict
+    gender_conflict = bool(a.gender and b.gender and a.gender != b.gender)
+    if gender_conflict:
+        explanation["gender"] = {"value": f"{a.gender} vs {b.gender}", "contribution": config.gender_conflict}
+        score += config.gender_conflict
 
-    if decisive is not None:
-        score = max(score, decisive + 0.05)
+    branch = _branch(a, b)
+    if branch:
+        effect = config.branch_agree if branch[0] == "same office" else config.branch_conflict
+        explanation["branch"] = {"value": f"{branch[0]}: {branch[1]}", "contribution": effect}
+        score += effect
+
+    # What an equal identifier cannot outweigh for a person or an organisation.
+    conflicts = []
+    if a.kind not in ID_IS_TARGET_KINDS:
+        if name_score < config.id_name_floor:
+            conflicts.append(f"names differ ({round(name_score, 3)})")
+        if dob == "conflict":
+            conflicts.append("dates of birth conflict")
+        if gender_conflict:
+            conflicts.append("genders differ")
+        if branch and branch[0] == "another office":
+            conflicts.append(f"another office ({branch[1]})")
+    if shared_ids or shared_refs:
+        evidence = shared_ids + [f"un-ref:{r}" for r in shared_refs]
+        if conflicts:
+            explanation["identifiers"] = {"value": evidence, "contribution": "review: equal identifier, but "
+                                          + "; ".join(conflicts), "conflicts": conflicts}
+            score = config.id_conflict_score
+        else:
+            explanation["identifiers"] = {"value": evidence, "contribution": "decisive"}
+            score = max(score, config.id_decisive + 0.05)
+
+    if a.jurisdiction == b.jurisdiction:
+        duplicate = _duplicate_evidence(a, b, shared_ids, conflicts, dob)
+        if duplicate is None:
+            explanation["duplicate"] = {"value": "same jurisdiction without strong evidence",
+                                        "contribution": "not the same target"}
+            explanation["strength"] = 0.0
+            return 0.0, explanation
+        explanation["duplicate"] = {"value": duplicate, "contribution": "one target listed twice"}
+        score = max(score, 1.05)
     # The unclamped total orders competing links; the score shown is clamped to 0..1.
     explanation["strength"] = round(score, 4)
     return round(min(1.0, max(0.0, score)), 4), explanation

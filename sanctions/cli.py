@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
+import threading
 import time
 
 import click
 from sqlalchemy.orm import Session
 
 from importers.common import ImportFailure
-from sanctions import audit, db, gap_reads, gaps, imports, matching, queries, reports, review, store, users
+from sanctions import (audit, config, db, errors, expectations, gap_queries, gap_reads, gaps, imports, locks, matching,
+                       pipeline, queries, reports, review, store, users)
 from sanctions.schema import JURISDICTIONS, KINDS, SOURCES
 
 
@@ -23,7 +26,7 @@ class Context:
 
     def __init__(self, url: str | None):
         self.explicit_url = url
-        self.url = db.database_url(url)
+        self.url = config.database_url(url)
         self._engine = None
 
     @property
@@ -39,12 +42,34 @@ class Context:
 pass_context = click.make_pass_decorator(Context)
 
 
-@click.group()
-@click.option("--db", "db_url", metavar="URL", help="Database URL (default: $SANCTIONS_DB or sqlite:///sanctions.db).")
+class Registry(click.Group):
+    """The command group that lets no traceback reach the user (see ``sanctions.errors``)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise click.ClickException("interrupted; nothing was changed by the unfinished step") from None
+        except Exception as exc:
+            raise click.ClickException(errors.describe(exc)) from None
+
+
+@click.group(cls=Registry)
+@click.option("--db", "db_url", metavar="URL", help="Database URL (default: $SANCTIONS_DB, the configuration "
+              "file's [database] url, or sqlite:///sanctions.db).")
+@click.option("--config", "config_file", metavar="FILE", type=click.Path(dir_okay=False),
+              help="Configuration file (default: $SANCTIONS_CONFIG, or ./sanctions.toml if present).")
 @click.pass_context
-def main(ctx: click.Context, db_url: str | None) -> None:
+def main(ctx: click.Context, db_url: str | None, config_file: str | None) -> None:
     """Coordinated sanctions designation registry: import, compare and review sanctions lists."""
-    ctx.obj = Context(db_url)
+    if config_file:
+        os.environ["SANCTIONS_CONFIG"] = config_file  # so every stage (the matcher too) reads the same file
+    try:
+        ctx.obj = Context(db_url)
+    except config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _progress_printer():
@@ -68,6 +93,49 @@ def _progress_printer():
     return update, close
 
 
+MATCH_STAGES = 3  # scoring, clustering, gaps
+
+
+def _stage_printer():
+    """The match's progress bar: one step per stage, the stage and its seconds redrawn twice a second.
+
+    Scoring gives no finer count than "started" and "done", so a heartbeat
+    keeps the line alive during the long full match.  Nothing off a terminal.
+    """
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    state = {"phase": "", "since": time.perf_counter(), "done": set()}
+    stop = threading.Event()
+    bar = click.progressbar(length=MATCH_STAGES, label="match", file=sys.stderr, show_eta=False,
+                            item_show_func=lambda _item: f"{state['phase']} {time.perf_counter() - state['since']:.0f} s")
+    bar.__enter__()
+    lock = threading.Lock()
+
+    def beat() -> None:
+        while not stop.wait(0.5):
+            with lock:
+                bar.render_progress()
+
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+
+    def update(phase: str, done: int, total: int) -> None:
+        with lock:
+            if phase != state["phase"]:
+                state["phase"], state["since"] = phase, time.perf_counter()
+            if done >= total and phase not in state["done"]:
+                state["done"].add(phase)
+                bar.update(1)
+            bar.render_progress()
+
+    def close() -> None:
+        stop.set()
+        thread.join()
+        bar.__exit__(None, None, None)
+
+    return update, close
+
+
 def format_run(run, elapsed: float) -> str:
     summary = queries.run_summary(run)
     counts = "  ".join(f"{k} {v}" for k, v in summary["counts"].items())
@@ -86,23 +154,46 @@ def format_run(run, elapsed: float) -> str:
     return "\n".join(lines)
 
 
+def restore_location(location: str) -> str:
+    """A SHA-256 (or a 12+ digit prefix) names a file in the download archive; anything else is as given."""
+    from sanctions import archive
+
+    if not archive.looks_like_sha(location):
+        return location
+    try:
+        return str(archive.resolve(config.load()[("archive", "dir")], location))
+    except (archive.ArchiveError, config.ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.command("import")
 @click.argument("source", type=click.Choice(list(SOURCES)))
 @click.argument("location")
 @click.option("--force", is_flag=True, help="Re-import even if the file is identical to the last good import.")
 @click.option("--allow-shrink", is_flag=True,
-              help=f"Accept a publication that removes more than {store.SHRINK_LIMIT:.0%} of active designations.")
+              help=f"Accept a publication that removes more than {store.SHRINK_LIMIT:.0%} of active designations "
+                   "(or of their names, identifiers or addresses).")
+@click.option("--allow-partial", is_flag=True,
+              help="Accept a publication that looks incomplete: an OFAC CSV set missing its companion files, or a "
+                   "first import below the source's expected minimum. The source is then marked as partial.")
 @pass_context
-def import_command(obj: Context, source: str, location: str, force: bool, allow_shrink: bool) -> None:
-    """Import a published list: a file, a directory (OFAC CSV set) or an http(s) URL."""
+def import_command(obj: Context, source: str, location: str, force: bool, allow_shrink: bool,
+                   allow_partial: bool) -> None:
+    """Import a published list: a file, a directory (OFAC CSV set), an http(s) URL, or the SHA-256 of an
+    archived download (to restore an earlier publication)."""
+    location = restore_location(location)
     started = time.perf_counter()
     progress, close = _progress_printer()
     try:
-        run = imports.run_import(obj.engine, source, location, force=force, allow_shrink=allow_shrink,
-                                 progress=progress)
-    except (ImportFailure, store.ShrinkRefused) as exc:
+        minimum = expectations.expected_minimum(source)
+        run = pipeline.import_source(obj.engine, source, location, force=force, allow_shrink=allow_shrink,
+                                     allow_partial=allow_partial, expected_minimum=minimum, progress=progress)
+    except (ImportFailure, store.ShrinkRefused, imports.PartialRefused) as exc:
         close()
         raise click.ClickException(f"import failed, previous data kept: {exc}") from None
+    except Exception as exc:
+        close()
+        raise click.ClickException(f"import failed, previous data kept: {errors.describe(exc)}") from None
     close()
     click.echo(format_run(run, time.perf_counter() - started))
 
@@ -114,6 +205,9 @@ def sources_command(obj: Context, fmt: str) -> None:
     """Per source: last run, publication date, active and removed counts."""
     with obj.session() as session:
         rows = queries.sources_summary(session)
+        partial = queries.partial_sources(session)
+    for row in rows:
+        row["partial"] = partial.get(row["source"])
     if fmt == "json":
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -126,6 +220,8 @@ def sources_command(obj: Context, fmt: str) -> None:
             status += f": {last['error'][:100]}"
         click.echo(f"{row['source']:<8} {row['active']:>7} {row['removed']:>7}  "
                    f"{row['published_on'] or '-':<10}  {when:<26} {status}")
+    for source, reason in partial.items():
+        click.echo(f"warning: {source} looks partial ({reason}); its gaps are not to be trusted")
 
 
 @main.command("show")
@@ -146,10 +242,13 @@ def show_command(obj: Context, key: str) -> None:
 def match_command(obj: Context, full: bool) -> None:
     """Find the same target across jurisdictions (incremental by default)."""
     started = time.perf_counter()
+    progress, close = _stage_printer()
     try:
-        run = matching.run_match(obj.engine, full=full)
-    except ValueError as exc:  # a bad configuration file
+        run = pipeline.match(obj.engine, full=full, progress=progress)
+    except (ValueError, locks.LockTimeout) as exc:  # a bad configuration file, another writer
         raise click.ClickException(str(exc)) from None
+    finally:
+        close()
     with obj.session() as session:
         targets = matching.multi_jurisdiction_targets(session)
     click.echo(f"match run {run.id} ({run.mode}): {run.designations} designations, {run.changed} new or changed, "
@@ -178,11 +277,33 @@ def explain_command(obj: Context, key1: str, key2: str) -> None:
 JURISDICTION_CHOICE = click.Choice(list(JURISDICTIONS))
 
 
+def _regime_code(_ctx, _param, value: str | None) -> str | None:
+    """Refuse a regime code the crosswalk does not know (``Russia`` is not ``russia``), listing the codes."""
+    if value is None:
+        return None
+    from sanctions.regimes import table as regime_table
+
+    codes = sorted({code for mapped in regime_table().values() for code in mapped})
+    if value in codes:
+        return value
+    hint = f" (codes are lower case: did you mean '{value.lower()}'?)" if value.lower() in codes else ""
+    raise click.BadParameter(f"unknown regime {value!r}{hint}; one of {', '.join(codes)}")
+
+
+def _warn_partial(session, jurisdictions) -> None:
+    """Say on stderr (stdout may be CSV or JSON) when a compared source's store looks partial."""
+    for source, reason in queries.partial_sources(session).items():
+        if jurisdictions is None or SOURCES[source] in jurisdictions:
+            click.echo(f"warning: {source} looks partial ({reason}); gaps against it are not to be trusted",
+                       err=True)
+
+
 @main.command("gaps")
 @click.option("--designated-by", type=JURISDICTION_CHOICE, help="Jurisdiction A, which designates the target.")
 @click.option("--not-by", multiple=True, type=click.Choice(list(JURISDICTIONS) + ["any"]),
               help="Jurisdiction B, which does not (repeat for gaps against all of them, or 'any').")
-@click.option("--regime", help="Only targets A designates under this regime code (e.g. russia).")
+@click.option("--regime", callback=_regime_code,
+              help="Only targets A designates under this regime code (e.g. russia).")
 @click.option("--kind", type=click.Choice(KINDS))
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Only gaps whose A listing (or opening) is this "
               "date or later.")
@@ -198,38 +319,56 @@ JURISDICTION_CHOICE = click.Choice(list(JURISDICTIONS))
 def gaps_command(obj: Context, designated_by, not_by, regime, kind, since, status, delisted, fmt, matrix, stats,
                  sort):
     """Targets one jurisdiction designates and another does not."""
+    if matrix and stats:
+        raise click.UsageError("--matrix and --stats are two different reports: give one of them")
+    if "any" in not_by and len(not_by) > 1:
+        raise click.UsageError(f"--not-by any already means every other jurisdiction; give either 'any' or "
+                               f"jurisdictions from {', '.join(JURISDICTIONS)}, not both")
     with obj.session() as session:
+        _warn_partial(session, None if matrix or stats or "any" in not_by else {designated_by, *not_by})
         if matrix:
-            counts = gaps.matrix(session, regime)
+            counts = gap_queries.matrix(session, regime)
             if fmt == "json":
                 click.echo(json.dumps(counts, indent=2))
             else:
                 click.echo(reports.format_matrix(counts, regime))
             return
         if stats:
-            rows = gaps.alignment_stats(session)
+            rows = gap_queries.alignment_stats(session)
             if regime:
                 rows = [r for r in rows if r["regime"] == regime]
             reports.emit_rows(rows, fmt)
             return
         if not designated_by or not not_by:
             raise click.UsageError("give --designated-by and --not-by (or --matrix, or --stats)")
-        query = gaps.GapQuery(designated_by=designated_by, not_by=list(not_by) if "any" not in not_by else ["any"],
-                              regime=regime, kind=kind, since=since.date() if since else None, status=status,
-                              gap_kind="delisted" if delisted else "missing")
+        query = gap_queries.GapQuery(designated_by=designated_by,
+                                     not_by=list(not_by) if "any" not in not_by else ["any"], regime=regime,
+                                     kind=kind, since=since.date() if since else None, status=status,
+                                     gap_kind="delisted" if delisted else "missing")
+        # Entries arrive a batch of targets at a time and are written as they come: the JSON
+        # evidence pack of a large report is never held whole in memory.
         if sort == "age":
-            found = gaps.find_gaps(session, query, evidence=fmt == "json")
+            found = gap_queries.iter_gaps(session, query, evidence=fmt == "json")
+        else:  # the web's order: every target ranked first, then entries loaded in that order
+            found = gap_reads.iter_sorted(session, query, sort=sort, evidence=fmt == "json")
+        if fmt == "json":
+            reports.stream_json(found, sys.stdout)
+        elif fmt == "csv":
+            columns = reports.GAP_COLUMNS + (reports.PRIORITY_COLUMNS if sort != "age" else ())
+            writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(reports.gap_row(g) for g in found)
         else:
-            found = gap_reads.list_gaps(session, query, sort=sort, evidence=fmt == "json")["results"]
-    if fmt == "json":
-        click.echo(json.dumps(found, indent=2, ensure_ascii=False, default=str))
-    elif fmt == "csv":
-        columns = reports.GAP_COLUMNS + (reports.PRIORITY_COLUMNS if sort != "age" else ())
-        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(reports.gap_row(g) for g in found)
-    else:
-        click.echo(reports.format_gaps(found))
+            click.echo(reports.format_gaps(list(found)))
+
+
+def _officer(name: str) -> str:
+    """Check ``--by`` before anything is written: PostgreSQL refuses a name longer than the log's column."""
+    try:
+        audit.check_actor(name)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--by") from None
+    return name
 
 
 @main.group("review")
@@ -241,42 +380,47 @@ def review_group() -> None:
 @click.argument("key1")
 @click.argument("key2")
 @click.argument("decision", type=click.Choice(review.PAIR_DECISIONS))
-@click.option("--by", required=True, help="The officer deciding.")
+@click.option("--by", required=True, callback=lambda _c, _p, v: _officer(v), help="The officer deciding.")
 @click.option("--note", help="Why.")
 @pass_context
 def review_pair(obj: Context, key1, key2, decision, by, note):
     """Decide whether two designations are the same target; clustering follows at once."""
     try:
-        result = review.decide_pair(obj.engine, key1, key2, decision, by, note)
-    except review.ReviewError as exc:
+        result = pipeline.decide_pair(obj.engine, key1, key2, decision, by, note)
+    except (review.ReviewError, locks.LockTimeout) as exc:
         raise click.ClickException(str(exc)) from None
     gap_counts = result["gaps"]
-    click.echo(f"{result['pair'][0]} {result['pair'][1]}: {decision} (by {by}); {result['clusters']} targets; "
-               f"gaps opened {gap_counts['opened']}, closed {gap_counts['closed']}")
+    click.echo(f"{result['pair'][0]} {result['pair'][1]}: {decision} (by {by}); "
+               f"target{'s' if len(result['targets']) > 1 else ''} {', '.join(result['targets'])}; "
+               f"gaps opened {gap_counts['opened']}, closed {gap_counts['closed']}, "
+               f"carried {gap_counts['carried']}")
 
 
 @review_group.command("gap")
 @click.argument("gap_id")
 @click.argument("status", type=click.Choice(gaps.DISPOSITIONS))
-@click.option("--by", required=True, help="The officer deciding.")
+@click.option("--by", required=True, callback=lambda _c, _p, v: _officer(v), help="The officer deciding.")
 @click.option("--reason", type=click.Choice(gaps.DISMISS_REASONS), help="Required when dismissing.")
 @click.option("--note", help="Why.")
 @pass_context
 def review_gap(obj: Context, gap_id, status, by, reason, note):
     """Move a gap through open -> under-review -> confirmed | dismissed."""
     try:
-        result = review.set_gap_status(obj.engine, gap_id, status, by, reason, note)
-    except review.ReviewError as exc:
+        result = pipeline.set_gap_status(obj.engine, gap_id, status, by, reason, note)
+    except (review.ReviewError, locks.LockTimeout) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{gap_id}: {result['disposition']}" + (f" ({reason})" if reason else "") + f" by {by}")
+    click.echo(f"{result['gap']}: {result['disposition']}" + (f" ({reason})" if reason else "") + f" by {by}")
 
 
-@main.command("audit")
+@main.group("audit", invoke_without_command=True)
 @click.option("--since", type=click.DateTime(["%Y-%m-%d"]))
 @click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
-@pass_context
-def audit_command(obj: Context, since, fmt):
-    """Export the audit log of decisions (append-only)."""
+@click.pass_context
+def audit_command(ctx: click.Context, since, fmt):
+    """Export the audit log of decisions (append-only); 'audit verify' checks its hash chain."""
+    if ctx.invoked_subcommand is not None:
+        return
+    obj = ctx.find_object(Context)
     with obj.session() as session:
         entries = list(audit.entries(session, since.date() if since else None))
     if fmt == "json":
@@ -288,6 +432,17 @@ def audit_command(obj: Context, since, fmt):
     for e in entries:
         writer.writerow({**e, "before": json.dumps(e["before"]) if e["before"] is not None else "",
                          "after": json.dumps(e["after"]) if e["after"] is not None else ""})
+
+
+@audit_command.command("verify")
+@pass_context
+def audit_verify(obj: Context) -> None:
+    """Recompute the audit log's hash chain; exit 1 naming the first altered, missing or inserted entry."""
+    with obj.session() as session:
+        result = audit.verify(session)
+    if not result.ok:
+        raise click.ClickException(f"audit log BROKEN after {result.entries} good entries: {result.problem}")
+    click.echo(f"audit log intact: {result.entries} entries, chain head {result.head_hash}")
 
 
 @main.group("user")
@@ -411,7 +566,7 @@ DEMO_URL = "sqlite:///sanctions-demo.db"
 @click.option("--output", "-o", type=click.File("w", encoding="utf-8"), default="-", help="File (default stdout).")
 @pass_context
 def export_clusters(obj: Context, fmt: str, output) -> None:
-    """Targets: one row `cluster,key` per designation in a cluster of two or more."""
+    """Targets: one row `cluster,key` (persistent target id, designation) per target of two or more."""
     with obj.session() as session:
         writer = csv.writer(output, lineterminator="\n")
         writer.writerow(["cluster", "key"])
@@ -444,16 +599,25 @@ def demo_command(obj: Context) -> None:
 
 
 @main.command("serve")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--host", help="Address to listen on (default: the configuration's [web] host, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535),
+              help="Port to listen on (default: the configuration's [web] port, 5000).")
 @pass_context
-def serve_command(obj: Context, host: str, port: int) -> None:
+def serve_command(obj: Context, host: str | None, port: int | None) -> None:
     """Serve the web pages and the JSON API for local use (production: gunicorn, see the README)."""
     from web import create_app
 
+    settings = config.load()
+    host = host or settings[("web", "host")]
+    port = port or settings[("web", "port")]
     app = create_app({"SANCTIONS_DB": obj.url})
     click.echo(f"Serving {obj.url} on http://{host}:{port}/ (Ctrl-C to stop)")
     app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+from sanctions import cli_refresh  # noqa: E402  (refresh, changes, check, config)
+
+cli_refresh.register(main)
 
 
 if __name__ == "__main__":

@@ -102,9 +102,15 @@ def compute(session: Session, regime: str) -> dict[str, Any]:
     listings = _regime_listings(session, regime)
     target_of = queries.target_ids(session, [entry.key for entry in listings])
     in_regime: dict[str, set[str]] = defaultdict(set)       # target -> jurisdictions designating it under the regime
+    unplaced: dict[str, list[Listing]] = {}
     for entry in listings:
-        in_regime[target_of[entry.key]].add(entry.jurisdiction)
-    members = _all_members(session, sorted(in_regime))
+        # A designation imported since the last match counts as a target of its own until matched.
+        group = target_of.get(entry.key)
+        if group is None:
+            group = f"designation:{entry.key}"
+            unplaced[group] = [entry]
+        in_regime[group].add(entry.jurisdiction)
+    members = {**_all_members(session, sorted(set(in_regime) - set(unplaced))), **unplaced}
     covered = covered_jurisdictions(session)
 
     # Matrix: A designates under the regime, B has no active designation of the target at all.

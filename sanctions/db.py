@@ -2,7 +2,13 @@
 
 ``connect(url)`` returns an Engine whose schema is at the newest Alembic
 revision: every command upgrades an empty or older database by itself, so
-operators never run migrations by hand.
+operators never run migrations by hand.  A database that cannot be opened
+raises ``DatabaseUnavailable`` with a one-line reason (the CLI prints it).
+
+SQLite runs in WAL mode (readers never wait for the writer) with a busy
+timeout, and a write transaction can start with ``BEGIN IMMEDIATE``
+(``writer(engine)``) so it waits for the write lock up front instead of
+failing half-way when another writer committed since its first read.
 """
 from __future__ import annotations
 
@@ -13,11 +19,26 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc as sa_exc
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///sanctions.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
+# How long a SQLite writer waits for another writer's transaction (seconds).
+SQLITE_BUSY_TIMEOUT = float(os.environ.get("SANCTIONS_SQLITE_BUSY_TIMEOUT", "60"))
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be opened or reached; the message says why, in one line."""
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL is shown as given, minus anything after a colon-at
+        return url.split("@")[-1] if "@" in url else url
 
 
 def database_url(explicit: str | None = None) -> str:
@@ -37,15 +58,48 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
     cursor.close()
+    # SQLAlchemy, not the sqlite3 module, decides where transactions begin (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection) -> None:
+    """BEGIN, or BEGIN IMMEDIATE for a connection of ``writer(engine)``."""
+    immediate = connection.get_execution_options().get("sqlite_immediate")
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine for a write transaction: on SQLite it takes the write lock at its start."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(sqlite_immediate=True)
+    return engine
+
+
+def _check_sqlite_path(url: str) -> None:
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        folder = Path(database).expanduser().absolute().parent
+        if not folder.is_dir():
+            raise DatabaseUnavailable(f"cannot open the SQLite database {database}: the folder {folder} "
+                                      f"does not exist")
 
 
 def create(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    engine = create_engine(url, future=True)
+    try:
+        engine = create_engine(url, future=True)
+    except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError) as exc:
+        raise DatabaseUnavailable(f"not a usable database URL {safe_url(url)!r}: {exc}; expected e.g. "
+                                  f"sqlite:///sanctions.db or postgresql://user@host/dbname") from None
+    except ImportError as exc:
+        raise DatabaseUnavailable(f"the database driver for {safe_url(url)!r} is not installed: {exc}") from None
     if engine.dialect.name == "sqlite":
+        _check_sqlite_path(url)
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -62,8 +116,14 @@ def upgrade(engine: Engine) -> None:
 
 
 def connect(url: str | None = None) -> Engine:
-    engine = create(database_url(url))
-    upgrade(engine)
+    url = database_url(url)
+    engine = create(url)
+    try:
+        upgrade(engine)
+    except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
+        engine.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc).splitlines()[0]
+        raise DatabaseUnavailable(f"cannot open the database {safe_url(url)}: {reason}") from None
     return engine
 
 

@@ -11,9 +11,9 @@ from typing import Callable
 
 from sqlalchemy import func, select
 
-from sanctions import db, gaps, imports, matching, queries
+from sanctions import db, gap_queries as gaps, imports, matching, pipeline, queries
 from sanctions.reports import format_gaps, format_matrix
-from sanctions.models import ClusterMember, Designation, IdentifierRow, NameRow
+from sanctions.models import Designation, IdentifierRow, NameRow, TargetMember
 
 SAMPLES = Path(__file__).parent / "samples"
 SAMPLE_FILES = (
@@ -54,15 +54,15 @@ def run(url: str, echo: Callable[[str], None]) -> None:
             echo(f"Example: {detail['key']} {detail['name']} ({detail['kind']}, {', '.join(detail['regimes'])})")
             for ident in detail["identifiers"]:
                 echo(f"  {ident['type']}: {ident['value']}")
-    run = matching.run_match(engine)
+    run = pipeline.match(engine)
     with Session() as session:
         targets = matching.multi_jurisdiction_targets(session)
         example_cluster = session.execute(
-            select(ClusterMember.cluster_id, func.count()).group_by(ClusterMember.cluster_id)
-            .order_by(func.count().desc(), ClusterMember.cluster_id).limit(1)).first()
+            select(TargetMember.target_id, func.count()).group_by(TargetMember.target_id)
+            .order_by(func.count().desc(), TargetMember.target_id).limit(1)).first()
         members = session.execute(
-            select(Designation.key, Designation.name).join(ClusterMember, ClusterMember.designation_key == Designation.key)
-            .where(ClusterMember.cluster_id == example_cluster[0]).order_by(Designation.key)).all() \
+            select(Designation.key, Designation.name).join(TargetMember, TargetMember.designation_key == Designation.key)
+            .where(TargetMember.target_id == example_cluster[0]).order_by(Designation.key)).all() \
             if example_cluster else []
     echo(f"\nMatched ({run.mode}): {run.linked} links, {run.review} pairs for review, {run.clusters} targets "
          "with two or more designations.")

@@ -1,26 +1,27 @@
 """The workspace's reads of gaps: the list (filtered, prioritised, sorted, paginated) and one gap.
 
 The one place the web workspace (and ``sanctions gaps --sort``) goes through
-to read gaps: today on top of ``gaps.find_gaps``; when gap reads move into
-the read layer with filters and pagination in SQL, only this module changes.
+to read gaps, on top of ``sanctions.gap_queries`` (filters in SQL on the gap
+rows).  Sorting by age is the read layer's own SQL order, one page at a time.
+Sorting by priority or regime ranks every selected target first from the gap
+rows alone (no near misses, no records), then loads full entries for the page
+only; the ranking is kept per state of the data, as officers page and come
+back many times between two changes.
 """
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections import defaultdict
+from typing import Any, Iterator
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from sanctions import gaps, priority, queries
+from sanctions import gap_queries, gaps, priority, queries, review
 from sanctions.models import AuditEntry, Designation, Gap, ImportRun, MatchPair, MatchRun, PairDecision
 
 SORTS = ("priority", "age", "regime")
-
-# Sorted, prioritised gap lists by query, per state of the data: ``find_gaps`` reads the whole
-# store (seconds on the full lists), while officers page, filter and come back many times between
-# two changes.  Every change that can alter a list moves one of the ids in ``data_version``.
-_CACHE: dict[tuple, dict[str, list[dict[str, Any]]]] = {}
+_CACHE: dict[tuple, dict[str, Any]] = {}
 _CACHE_SIZE = 16
 
 
@@ -34,74 +35,75 @@ def data_version(session: Session) -> tuple:
             session.scalar(select(func.max(PairDecision.id))), session.scalar(select(func.max(AuditEntry.id))))
 
 
-def _sorted_entries(session: Session, query: gaps.GapQuery, sort: str, needs_review: bool) -> list[dict[str, Any]]:
-    key = (str(session.get_bind().url), repr(query), needs_review, data_version(session))
-    if key not in _CACHE:
-        entries = gaps.find_gaps(session, query, evidence=False)
-        if needs_review:
-            entries = [e for e in entries if e["needs_review"]]
-        priority.annotate(session, entries)
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = {"age": entries}
-    by_sort = _CACHE[key]
-    if sort not in by_sort:  # re-sorting the cached list costs milliseconds
-        by_sort[sort] = sort_entries(by_sort["age"], sort)
-    return by_sort[sort]
-
-
-def sort_entries(entries: list[dict[str, Any]], sort: str) -> list[dict[str, Any]]:
+def _ranking(session: Session, query: gap_queries.GapQuery, sort: str, needs_review: bool) -> dict[str, Any]:
+    """Every selected target in ``sort`` order, with its priority and reasons: from the gap rows only."""
+    key = (str(session.get_bind().url), repr(query), sort, needs_review, data_version(session))
+    if key in _CACHE:
+        return _CACHE[key]
+    rows = session.execute(gap_queries._filtered(query).with_only_columns(
+        Gap.id, Gap.target_id, Gap.not_by, Gap.regimes, Gap.listed_on, Gap.opened_on, Gap.needs_review)).all()
+    by_target: dict[str, list] = defaultdict(list)
+    for row in rows:
+        by_target[row.target_id].append(row)
+    wanted = set(query.not_by) if query.not_by != ["any"] else None
+    if wanted and len(wanted) > 1:
+        by_target = {t: rs for t, rs in by_target.items() if {r.not_by for r in rs} >= wanted}
+    if needs_review:
+        by_target = {t: rs for t, rs in by_target.items() if any(r.needs_review for r in rs)}
+    codes = gap_queries.comparable_regimes()
+    today = dt.date.today()
+    facts = {}
+    for target_id, rs in by_target.items():
+        regimes = {c for r in rs for c in (r.regimes or "").strip("|").split("|") if c}
+        started = min(r.listed_on or r.opened_on for r in rs)
+        facts[target_id] = {"started": started, "first": min(r.id for r in rs), "regimes": sorted(regimes),
+                            "not_by": sorted({r.not_by for r in rs}), "age_days": (today - started).days,
+                            "comparable": {r.not_by: bool(regimes & codes.get(r.not_by, set())) for r in rs}}
+    scores = priority.score_targets(session, query.designated_by, facts)
+    age_order = sorted(facts, key=lambda t: (facts[t]["started"], facts[t]["first"]))
     if sort == "priority":
-        return priority.sort_by_priority(entries)
-    if sort == "regime":
-        return sorted(entries, key=lambda e: (e["regimes"][0] if e["regimes"] else "~", e["listed_on"] or
-                                              e["opened_on"], e["gaps"][0]))
-    return entries  # find_gaps answers oldest first
+        order = sorted(age_order, key=lambda t: -scores[t][0])  # stable: ties stay oldest first
+    elif sort == "regime":
+        order = sorted(age_order, key=lambda t: facts[t]["regimes"][0] if facts[t]["regimes"] else "~")
+    else:
+        order = age_order
+    ranking = {"order": order, "scores": scores}
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = ranking
+    return ranking
 
 
-def list_gaps(session: Session, query: gaps.GapQuery, sort: str = "priority", needs_review: bool = False,
-              limit: int | None = None, offset: int = 0, evidence: bool = False) -> dict[str, Any]:
+def _with_priority(entries: list[dict[str, Any]], scores: dict[str, tuple[int, list]]) -> list[dict[str, Any]]:
+    for entry in entries:
+        points, reasons = scores.get(entry["target"], (0, []))
+        entry["priority"], entry["priority_reasons"] = points, reasons
+    return entries
+
+
+def list_gaps(session: Session, query: gap_queries.GapQuery, sort: str = "priority", needs_review: bool = False,
+              limit: int = gap_queries.PAGE, offset: int = 0, evidence: bool = False) -> dict[str, Any]:
     """One page of gap report entries (one per target), each with its priority and reasons, and the total.
 
-    ``needs_review``: only gaps whose disposition was flagged for re-review.
+    ``needs_review``: only targets with a gap whose disposition is flagged for re-review.
     """
-    entries = _sorted_entries(session, query, sort, needs_review)
-    page = [dict(e) for e in (entries[offset : offset + limit] if limit is not None else entries[offset:])]
-    if evidence and page:
-        # The evidence pack only for the page asked for, not for every gap of the pair of jurisdictions.
-        runs = {r.id: r for r in session.scalars(select(ImportRun))}
-        members = queries.targets_members(session, [e["target"] for e in page])
-        for entry in page:
-            target = _target(session, members.get(entry["target"], []), entry["target"])
-            side_a = [m for m in target.members if m.jurisdiction == entry["designated_by"]]
-            entry["evidence"] = gaps._evidence(session, side_a, entry["near_misses"], runs)
-    return {"total": len(entries), "offset": offset, "limit": limit, "results": page}
+    ranking = _ranking(session, query, sort, needs_review)
+    page_ids = ranking["order"][offset : offset + limit]
+    entries = gap_queries._entries(session, query, page_ids, evidence)
+    return {"total": len(ranking["order"]), "offset": offset, "limit": limit,
+            "results": _with_priority(entries, ranking["scores"])}
 
 
-def _target(session: Session, keys: list[str], target_id: str) -> gaps.Target:
-    target = gaps.Target(target_id)
-    for row in session.execute(select(
-            Designation.key, Designation.jurisdiction, Designation.status, Designation.kind, Designation.name,
-            Designation.listed_on, Designation.regimes, Designation.first_run_id, Designation.changed_run_id,
-            Designation.removed_run_id).where(Designation.key.in_(keys)).order_by(Designation.key)):
-        target.members.append(gaps.Member(*row))
-    return target
+def iter_sorted(session: Session, query: gap_queries.GapQuery, sort: str = "priority", evidence: bool = False,
+                batch: int = 500) -> Iterator[dict[str, Any]]:
+    """Every entry in ``sort`` order, ``batch`` targets at a time (``sanctions gaps --sort``)."""
+    ranking = _ranking(session, query, sort, False)
+    for i in range(0, len(ranking["order"]), batch):
+        entries = gap_queries._entries(session, query, ranking["order"][i : i + batch], evidence)
+        yield from _with_priority(entries, ranking["scores"])
 
 
-def current_pair_decisions(session: Session, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
-    """(key_a, key_b) sorted -> the current decision on it (id, decision, by, at, note, needs_review)."""
-    out: dict[tuple[str, str], dict] = {}
-    keys = sorted({k for p in pairs for k in p})
-    if not keys:
-        return out
-    wanted = {tuple(sorted(p)) for p in pairs}
-    for d in session.scalars(select(PairDecision).where(PairDecision.current.is_(True),
-                                                        PairDecision.key_a.in_(keys))):
-        if (d.key_a, d.key_b) in wanted:
-            out[(d.key_a, d.key_b)] = {"id": d.id, "decision": d.decision, "by": d.decided_by, "note": d.note,
-                                       "at": d.decided_at.replace(microsecond=0), "needs_review": d.needs_review}
-    return out
-
+# --- one gap ---------------------------------------------------------------------------
 
 def _scored_pairs(session: Session, own: list[str], others: list[str]) -> dict[str, tuple[str, str]]:
     """Near-miss key -> the best-scored stored pair between it and the target (what a decision is recorded on)."""
@@ -117,79 +119,104 @@ def _scored_pairs(session: Session, own: list[str], others: list[str]) -> dict[s
     return {k: v[1] for k, v in best.items()}
 
 
+def current_pair_decisions(session: Session, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+    """(key_a, key_b) sorted -> the current decision on it (id, decision, by, at, note, needs_review)."""
+    out: dict[tuple[str, str], dict] = {}
+    wanted = {tuple(sorted(p)) for p in pairs}
+    firsts = sorted({p[0] for p in wanted})
+    if not firsts:
+        return out
+    for d in session.scalars(select(PairDecision).where(PairDecision.current.is_(True),
+                                                        PairDecision.key_a.in_(firsts))):
+        if (d.key_a, d.key_b) in wanted:
+            out[(d.key_a, d.key_b)] = {"id": d.id, "decision": d.decision, "by": d.decided_by, "note": d.note,
+                                       "at": d.decided_at.replace(microsecond=0), "needs_review": d.needs_review}
+    return out
+
+
+def resolve_gap_id(session: Session, gap_id: str) -> str | None:
+    """The current id of a gap, also from an id it had before gap ids named targets."""
+    gap = review.resolve_gap(session, gap_id)
+    return gap.id if gap is not None else None
+
+
 def gap_detail(session: Session, gap_id: str) -> dict[str, Any] | None:
     """Everything the gap page and its dossier show: the gap, both sides' records with their imports,
     near misses with explanations and current decisions, priority, and every decision on it."""
     gap = session.get(Gap, gap_id)
     if gap is None:
         return None
-    target_id = queries.target_ids(session, [gap.anchor_key]).get(gap.anchor_key, gap.anchor_key)
-    keys = queries.target_member_keys(session, target_id) or [gap.anchor_key]
-    target = _target(session, keys, target_id)
-    side_a = [m for m in target.members if m.jurisdiction == gap.designated_by]
-    misses = gaps.near_misses(session, [target], limit=5).get(target_id, {}).get(gap.not_by, [])
-    runs = {r.id: r for r in session.scalars(select(ImportRun))}
-    evidence = gaps._evidence(session, side_a, {gap.not_by: misses}, runs)
+    target_id = gap.target_id
+    keys = queries.target_member_keys(session, target_id) if target_id else [gap.anchor_key]
+    members = {k: (j, s, n, kind) for k, j, s, n, kind in session.execute(
+        select(Designation.key, Designation.jurisdiction, Designation.status, Designation.name, Designation.kind)
+        .where(Designation.key.in_(keys)).order_by(Designation.key))}
+    query = gap_queries.GapQuery(designated_by=gap.designated_by, not_by=[gap.not_by], status="all",
+                                 gap_kind=gap.kind)
+    side_a = gap_queries._side_a(session, [target_id], gap.designated_by).get(target_id, [])
+    misses = gap_queries.near_misses(session, {target_id: keys}, limit=5, all_members=True) \
+        .get(target_id, {}).get(gap.not_by, [])
+    records = gap_queries._records(session, {target_id: side_a}, {target_id: {gap.not_by: misses}})
+    evidence = gap_queries._evidence(records, side_a, {gap.not_by: misses})
     for record in evidence["designated"] + evidence["near_misses"][gap.not_by]:
         # The common-schema record with its key and status, as the designation pages show one.
         record["d"] = {**(record["record"] or {}), "key": record["key"], "status": record["status"]}
     pairs = _scored_pairs(session, keys, [m["key"] for m in misses])
     decisions = current_pair_decisions(session, list(pairs.values()))
+    names = {m["key"]: m["name"] for m in misses}
     for miss in evidence["near_misses"][gap.not_by]:
         miss["pair"] = pairs.get(miss["key"])
         miss["decision"] = decisions.get(miss["pair"]) if miss["pair"] else None
-        miss["name"] = next((m["name"] for m in misses if m["key"] == miss["key"]), "")
-    regimes = sorted({r for m in side_a for r in m.regimes})
-    codes = gaps.comparable_regimes()
-    listed = min((m.listed_on for m in side_a if m.listed_on), default=None)
-    started = listed or gap.opened_on
-    entry = {"gaps": [gap.id], "target": target_id, "designated_by": gap.designated_by, "not_by": [gap.not_by],
-             "listed_on": listed.isoformat() if listed else None, "opened_on": gap.opened_on.isoformat(),
-             "age_days": (dt.date.today() - started).days,
-             "comparable_regime": {gap.not_by: bool(set(regimes) & codes.get(gap.not_by, set()))}}
-    priority.annotate(session, [entry], keys)
+        miss["name"] = names.get(miss["key"], "")
+    regimes = sorted({r for m in side_a for r in m["regimes"]})
+    codes = gap_queries.comparable_regimes()
     comparable = sorted(set(regimes) & codes.get(gap.not_by, set()))
+    listed = min((m["listed_on"] for m in side_a if m["listed_on"]), default=None)
+    started = gap.listed_on or gap.opened_on
+    age_days = (dt.date.today() - started).days
+    points, reasons = priority.score_targets(session, gap.designated_by, {target_id: {
+        "not_by": [gap.not_by], "age_days": age_days, "comparable": {gap.not_by: bool(comparable)}}},
+        keys=keys)[target_id]
     history = [{"at": e.at.replace(microsecond=0), "actor": e.actor, "action": e.action, "before": e.before,
                 "after": e.after, "note": e.note, "subject": e.subject}
                for e in session.scalars(select(AuditEntry).where(or_(
-                   AuditEntry.subject == gap.id,
-                   *[AuditEntry.subject.like(f"%{k}%") for k in keys])).order_by(AuditEntry.id))
+                   AuditEntry.subject == gap.id, *[AuditEntry.subject.like(f"%{k}%") for k in keys]))
+                   .order_by(AuditEntry.id))
                if e.subject == gap.id or any(k in e.subject.split(" ") for k in keys)]
-    closed_run = runs.get(gap.closed_run_id) if gap.closed_run_id else None
+    closed_run = session.get(ImportRun, gap.closed_run_id) if gap.closed_run_id else None
+    lead = side_a[0] if side_a else None
     return {
         "id": gap.id, "kind": gap.kind, "designated_by": gap.designated_by, "not_by": gap.not_by,
-        "anchor_key": gap.anchor_key, "target_id": target_id, "state": gap.state,
+        "target_id": target_id, "state": gap.state, "query": query,
         "opened_on": gap.opened_on, "closed_on": gap.closed_on, "closed_reason": gap.closed_reason,
-        "closed_run": gaps._run_info(runs, closed_run.id) if closed_run else None,
+        "closed_run": gap_queries._run_info(closed_run), "successor_id": gap.successor_id,
+        "carried_from": gap.carried_from,
         "disposition": gap.disposition, "reason": gap.reason, "needs_review": gap.needs_review,
-        "version": gap.version, "name": side_a[0].name if side_a else gap.anchor_key,
-        "kind_of_target": side_a[0].kind if side_a else None,
-        "regimes": regimes, "comparable_regimes": comparable, "listed_on": entry["listed_on"],
-        "age_days": entry["age_days"], "priority": entry["priority"], "priority_reasons": entry["priority_reasons"],
-        "members": [{"key": m.key, "jurisdiction": m.jurisdiction, "status": m.status, "name": m.name}
-                    for m in target.members],
+        "version": gap.version, "name": lead["name"] if lead else gap.anchor_key,
+        "kind_of_target": lead["kind"] if lead else gap.target_kind,
+        "regimes": regimes, "comparable_regimes": comparable, "listed_on": listed,
+        "age_days": age_days, "priority": points, "priority_reasons": reasons,
+        "members": [{"key": k, "jurisdiction": j, "status": s, "name": n} for k, (j, s, n, _) in members.items()],
         "designated": evidence["designated"], "near_misses": evidence["near_misses"][gap.not_by],
         "history": history,
     }
 
 
-def review_queue(session: Session, offset: int = 0) -> dict[str, Any] | None:
-    """The ``offset``-th pair in the review band that has no current decision, best score first, with both records."""
-    decided = set(session.execute(select(PairDecision.key_a, PairDecision.key_b)
-                                  .where(PairDecision.current.is_(True))).all())
-    pending = [p for p in session.execute(select(MatchPair.key_a, MatchPair.key_b, MatchPair.score,
-                                                 MatchPair.explanation)
-                                          .where(MatchPair.band == "review")
-                                          .order_by(MatchPair.score.desc(), MatchPair.key_a, MatchPair.key_b))
-               if (p.key_a, p.key_b) not in decided]
-    if offset >= len(pending):
-        return {"total": len(pending), "offset": offset, "pair": None}
-    p = pending[offset]
+def review_queue(session: Session, offset: int = 0) -> dict[str, Any]:
+    """The ``offset``-th pair in the review band without a current decision, best score first, both records."""
+    undecided = ~select(PairDecision.id).where(PairDecision.current.is_(True), PairDecision.key_a == MatchPair.key_a,
+                                               PairDecision.key_b == MatchPair.key_b).exists()
+    base = select(MatchPair).where(MatchPair.band == "review", undecided)
+    total = session.scalar(select(func.count()).select_from(base.subquery()))
+    pair = session.scalars(base.order_by(MatchPair.score.desc(), MatchPair.key_a, MatchPair.key_b)
+                           .offset(offset).limit(1)).first()
+    if pair is None:
+        return {"total": total, "offset": offset, "pair": None}
     records = {}
-    for key in (p.key_a, p.key_b):
+    for key in (pair.key_a, pair.key_b):
         detail = queries.designation_detail(session, key)
         detail.pop("raw", None)
         records[key] = detail
-    return {"total": len(pending), "offset": offset,
-            "pair": {"key_a": p.key_a, "key_b": p.key_b, "score": p.score, "explanation": p.explanation,
-                     "a": records[p.key_a], "b": records[p.key_b], "current": 0}}
+    return {"total": total, "offset": offset,
+            "pair": {"key_a": pair.key_a, "key_b": pair.key_b, "score": pair.score, "explanation": pair.explanation,
+                     "a": records[pair.key_a], "b": records[pair.key_b], "current": 0}}

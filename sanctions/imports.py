@@ -1,28 +1,34 @@
 """The import job: LOCATION -> parsed publication -> one transaction in the store.
 
-Every attempt is recorded as an ``ImportRun``, failed ones included, so the
+Every attempt is recorded as an ``ImportRun``, failed ones included (for any
+reason: a bad file, a refusal, a lock timeout, a database error), so the
 operator of the nightly job can see what happened and why.  An identical
-publication (same SHA-256 as the source's last good run) short-circuits
-before parsing.
+publication (the same bytes: the same SHA-256 as the source's last good
+run, whatever the file is called) short-circuits before parsing.
 """
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from collections import Counter
+from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy import Engine
 
 import importers
+from importers import ofac_lists
 from importers.common import ImportFailure
-from sanctions import queries, store
-from sanctions.db import session_factory
+from sanctions import locks, queries, store
+from sanctions.db import DatabaseUnavailable, session_factory, writer
+from sanctions.locks import LockTimeout
 from sanctions.models import ImportRun
 from sanctions.regimes import regimes_for
 from sanctions.schema import ParsedList
 
 Progress = Callable[[str, int, int], None]  # phase, done, total
+log = logging.getLogger(__name__)
 
 
 def _now() -> dt.datetime:
@@ -57,75 +63,160 @@ def _check_keys(parsed: ParsedList, location: str) -> None:
         seen.add(record.key)
 
 
-def _record_failure(engine: Engine, source: str, location: str, started: dt.datetime, status: str,
-                    error: str, files: importers.SourceFiles | None) -> ImportRun:
-    Session = session_factory(engine)
-    with Session.begin() as session:
-        run = ImportRun(source=source, location=location, started_at=started, finished_at=_now(), status=status,
-                        error=error, sha256=files.sha256() if files else None, size=files.size if files else None,
-                        warnings=[])
-        session.add(run)
-    return run
+class PartialRefused(Exception):
+    """The publication looks incomplete (a CSV set missing files, or far below the expected size)."""
 
 
-def run_import(engine: Engine, source: str, location: str, *, force: bool = False, allow_shrink: bool = False,
-               progress: Progress | None = None) -> ImportRun:
-    """Import one publication; returns the finished run or raises ImportFailure/ShrinkRefused."""
-    started = _now()
-    where = _location(location)
-    files = None
-    Session = session_factory(engine)
+@dataclass
+class _Attempt:
+    """What is known of one import attempt so far, for the run recorded if it fails."""
+
+    source: str
+    where: str
+    started: dt.datetime
+    files: importers.SourceFiles | None = None
+
+
+def _record_failure(engine: Engine, attempt: _Attempt, status: str, error: str) -> ImportRun | None:
+    """Record a failed or refused run in its own short transaction.
+
+    If even that fails (the database is gone or busy), the original error
+    still reaches the caller; this one is logged, not raised over it.
+    """
+    files = attempt.files
     try:
-        files = importers.open_location(location, source)
-        sha = files.sha256()
-        with Session.begin() as session:
-            last = queries.last_good_run(session, source)
-            if not force and last is not None and last.sha256 == sha:
-                active = store.active_count(session, source)
-                run = ImportRun(source=source, format=last.format, location=where, sha256=sha, size=files.size,
-                                published_on=last.published_on, started_at=started, finished_at=_now(),
-                                status="unchanged", parsed=last.parsed, unchanged=active, warnings=[])
-                session.add(run)
-                return run
-        parsed = importers.parse(source, files)
-        _check_keys(parsed, where)
-    except ImportFailure as exc:
-        _record_failure(engine, source, where, started, "failed", str(exc), files)
+        with session_factory(engine).begin() as session:
+            run = ImportRun(source=attempt.source, location=attempt.where, started_at=attempt.started,
+                            finished_at=_now(), status=status, error=error[:4000],
+                            sha256=files.sha256() if files else None, size=files.size if files else None,
+                            file_hashes=files.file_hashes() if files else None, warnings=[])
+            session.add(run)
+        return run
+    except Exception:
+        log.exception("could not record the failed %s import run", attempt.source)
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for an unexpected failure, with the exception type when the message needs it."""
+    if isinstance(exc, (LockTimeout, DatabaseUnavailable)):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted"
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+@store.gc_paused
+def run_import(engine: Engine, source: str, location: str, *, force: bool = False, allow_shrink: bool = False,
+               allow_partial: bool = False, expected_minimum: int | None = None, progress: Progress | None = None,
+               lock_timeout: float | None = None) -> ImportRun:
+    """Import one publication; returns the finished run or raises ImportFailure/ShrinkRefused/PartialRefused.
+
+    The whole attempt holds the ``import:<source>`` lock, so two imports of
+    one source run one after the other and the second diffs against what the
+    first stored: nothing is lost or half applied.  Any failure, whatever its
+    cause (bad file, refusal, lock timeout, database error, a bug), is
+    recorded as a failed run with its message before the error is raised.
+
+    ``expected_minimum``: refuse a first import with fewer designations
+    (``expectations.expected_minimum(source)``; None skips the check).
+    ``allow_partial`` accepts an incomplete OFAC CSV set or a first import
+    below that minimum, and marks the run as partial.
+    """
+    attempt = _Attempt(source, _location(location), _now())
+    try:
+        with locks.hold(engine, f"import:{source}", lock_timeout, what=f"the import of {source}"):
+            return _import_locked(engine, attempt, location, force=force, allow_shrink=allow_shrink,
+                                  allow_partial=allow_partial, expected_minimum=expected_minimum,
+                                  progress=progress)
+    except (store.ShrinkRefused, PartialRefused) as exc:
+        _record_failure(engine, attempt, "refused", str(exc))
         raise
+    except ImportFailure as exc:
+        _record_failure(engine, attempt, "failed", str(exc))
+        raise
+    except BaseException as exc:
+        _record_failure(engine, attempt, "failed", _describe(exc))
+        raise
+
+
+def _check_partial(parsed: ParsedList, attempt: _Attempt, allow_partial: bool, expected_minimum: int | None,
+                   active: int, missing: list[str]) -> list[str]:
+    """Refuse (or, when allowed, warn about) a publication that looks incomplete."""
+    warnings = []
+    if missing:
+        problem = (f"the OFAC CSV set lacks {', '.join(missing)}: without them every alias, address and long "
+                   f"remark would be dropped")
+        if not allow_partial:
+            raise PartialRefused(f"{attempt.where}: {problem}; put the whole set in the folder, or re-run with "
+                                 f"--allow-partial if a partial set is intended")
+        warnings.append(f"accepted as partial (--allow-partial): {problem}")
+    count = len(parsed.designations)
+    if expected_minimum and not active and count < expected_minimum:
+        problem = (f"a first import of {count} {attempt.source} designations, far below the expected minimum of "
+                   f"{expected_minimum} (a partial file would report every other list's targets as gaps)")
+        if not allow_partial:
+            raise PartialRefused(f"{attempt.where}: {problem}; re-run with --allow-partial if that is right, or "
+                                 f"set [expected_minimum] {attempt.source} in the configuration")
+        warnings.append(f"accepted as partial (--allow-partial): {problem}")
+    return warnings
+
+
+def _import_locked(engine: Engine, attempt: _Attempt, location: str, *, force: bool, allow_shrink: bool,
+                   allow_partial: bool, expected_minimum: int | None, progress: Progress | None) -> ImportRun:
+    source, where, started = attempt.source, attempt.where, attempt.started
+    files = attempt.files = importers.open_location(location, source)
+    sha = files.sha256()
+    # Short transactions and the write lock taken up front (SQLite BEGIN IMMEDIATE): a concurrent
+    # writer of another kind (a match) makes this one wait, never fail half-way.
+    Session = session_factory(writer(engine))
+    with Session.begin() as session:
+        last = queries.last_good_run(session, source)
+        if not force and last is not None and last.sha256 == sha:
+            active = store.active_count(session, source)
+            run = ImportRun(source=source, format=last.format, location=where, sha256=sha, size=files.size,
+                            file_hashes=files.file_hashes(), published_on=last.published_on, started_at=started,
+                            finished_at=_now(), status="unchanged", parsed=last.parsed, unchanged=active,
+                            partial=last.partial, warnings=[])
+            session.add(run)
+            return run
+    missing = ofac_lists.missing_companions(files, source)
+    parsed = importers.parse(source, files)
+    _check_keys(parsed, where)
     warnings = list(parsed.warnings) + apply_crosswalk(parsed)
     record_warnings = [f"{r.key}: {w}" for r in parsed.designations for w in r.warnings]
     items = [store.prepare(r) for r in parsed.designations]
-    try:
-        with Session.begin() as session:
-            run = ImportRun(source=source, format=parsed.format, location=where, sha256=sha, size=files.size,
-                            published_on=store.to_date(parsed.published_on), started_at=started, status="running",
-                            parsed=len(parsed.designations), warnings=[])
-            session.add(run)
-            session.flush()
-            diff = store.compute_diff(session, source, items)
-            if not allow_shrink:
-                store.check_shrink(session, source, diff)
-            total = len(diff.added) + len(diff.amended) + len(diff.relisted)
-            done = 0
+    # The diff is computed inside the transaction that writes it, under the source's lock, and the
+    # 'match' lock keeps a running match or review decision from interleaving with these writes.
+    with locks.hold(engine, "match", what=f"the import of {source} (waiting for a match or review decision)"), \
+            Session.begin() as session:
+        active = store.active_count(session, source)
+        warnings = _check_partial(parsed, attempt, allow_partial, expected_minimum, active, missing) + warnings
+        run = ImportRun(source=source, format=parsed.format, location=where, sha256=sha, size=files.size,
+                        file_hashes=files.file_hashes(), published_on=store.to_date(parsed.published_on),
+                        started_at=started, status="running", parsed=len(parsed.designations), warnings=[],
+                        partial=any(w.startswith("accepted as partial") for w in warnings))
+        session.add(run)
+        session.flush()
+        diff = store.compute_diff(session, source, items)
+        if not allow_shrink:
+            store.check_shrink(session, source, diff, items)
+        total = len(diff.added) + len(diff.amended) + len(diff.relisted)
+        done = 0
 
-            def step(n: int) -> None:
-                nonlocal done
-                done += n
-                if progress:
-                    progress("storing", done, total)
+        def step(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress:
+                progress("storing", done, total)
 
-            removed_on = store.to_date(parsed.published_on) or started.date()
-            store.apply_diff(session, run, diff, removed_on, step)
-            run.added, run.amended = len(diff.added), len(diff.amended)
-            run.relisted, run.removed, run.unchanged = len(diff.relisted), len(diff.removed), diff.unchanged
-            run.warnings = warnings + record_warnings[:1000]
-            run.warning_count = len(warnings) + len(record_warnings)
-            run.status = "succeeded"
-            run.finished_at = _now()
-        return run
-    except store.ShrinkRefused as exc:
-        _record_failure(engine, source, where, started, "refused", str(exc), files)
-        raise
-    except Exception as exc:
-        _record_failure(engine, source, where, started, "failed", f"{type(exc).__name__}: {exc}", files)
-        raise
+        removed_on = store.to_date(parsed.published_on) or started.date()
+        store.apply_diff(session, run, diff, removed_on, step)
+        run.added, run.amended = len(diff.added), len(diff.amended)
+        run.relisted, run.removed, run.unchanged = len(diff.relisted), len(diff.removed), diff.unchanged
+        run.warnings = warnings + record_warnings[:1000]
+        run.warning_count = len(warnings) + len(record_warnings)
+        run.status = "succeeded"
+        run.finished_at = _now()
+    return run

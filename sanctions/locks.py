@@ -8,6 +8,10 @@ message naming the lock, which the CLI prints as a one-line error.
 - PostgreSQL: a session-level advisory lock on a dedicated connection, keyed
   by the lock name and the schema (two registries in one database do not
   block each other).  A killed process loses its connection and so its lock.
+- An import also takes ``match`` around its write transaction (not while it
+  downloads and parses), so an import and a match or a review decision
+  never interleave their writes: the store always ends as one of the serial
+  orders.  Lock order is always ``import:<source>`` then ``match``.
 - SQLite: an exclusive ``flock`` on a file beside the database
   (``<db>.<name>.lock``); the kernel releases it when the process dies.  An
   in-memory database needs no lock (one process only).
@@ -18,13 +22,25 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import threading
 import time
 from typing import Iterator
 
 from sqlalchemy import Engine, text
 
-DEFAULT_TIMEOUT = 30.0
 POLL = 0.1
+
+
+def default_timeout() -> float:
+    """Seconds a writer waits for another: ``$SANCTIONS_LOCK_TIMEOUT``, else 120 (a full match takes ~25 s)."""
+    try:
+        return float(os.environ.get("SANCTIONS_LOCK_TIMEOUT", "120"))
+    except ValueError:
+        raise LockTimeout(f"SANCTIONS_LOCK_TIMEOUT must be a number of seconds, not "
+                          f"{os.environ['SANCTIONS_LOCK_TIMEOUT']!r}") from None
+
+
+DEFAULT_TIMEOUT = None  # hold() uses default_timeout() when given None
 
 
 class LockTimeout(Exception):
@@ -44,10 +60,36 @@ def _sqlite_lock_path(engine: Engine, name: str) -> str | None:
     return f"{os.path.abspath(database)}.{safe}.lock"
 
 
+# Locks this thread holds, so that a stage called under a lock its caller already took (the refresh
+# runs an import that takes 'match' for its writes, say) does not wait for itself.
+_held = threading.local()
+
+
 @contextlib.contextmanager
-def hold(engine: Engine, name: str, timeout: float = DEFAULT_TIMEOUT, what: str | None = None) -> Iterator[None]:
-    """Hold the named lock for the duration of the block (waiting at most ``timeout`` s)."""
+def hold(engine: Engine, name: str, timeout: float | None = DEFAULT_TIMEOUT, what: str | None = None
+         ) -> Iterator[None]:
+    """Hold the named lock for the duration of the block (waiting at most ``timeout`` s).
+
+    Re-entrant within one thread: an inner ``hold`` of a lock the thread
+    already holds (same database, same name) passes straight through.
+    """
+    held = _held.__dict__.setdefault("names", set())
+    key = (engine.url.render_as_string(hide_password=False), name)
+    if key in held:
+        yield
+        return
+    held.add(key)
+    try:
+        with _acquire(engine, name, timeout, what):
+            yield
+    finally:
+        held.discard(key)
+
+
+@contextlib.contextmanager
+def _acquire(engine: Engine, name: str, timeout: float | None, what: str | None) -> Iterator[None]:
     what = what or name
+    timeout = default_timeout() if timeout is None else timeout
     deadline = time.monotonic() + timeout
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:

@@ -1,32 +1,41 @@
 """The matching job: feed stored designations to ``matchers`` and save pairs and clusters.
 
-Full mode recomputes everything.  Incremental mode (the default) rescores
-only designations whose content changed since the last match: it looks up
-the designations sharing a blocking key with them in ``match_key`` (an
-inverted index kept in the database), loads just those, scores the new
-pairs, and re-clusters from the stored links.  Officers' pair decisions
-(``pair_decision``) are applied on every clustering.
+Full mode recomputes everything.  Incremental mode (the default) gives the
+same pairs as a full match while touching only what a change can reach:
+
+- the *affected* records are the changed ones, every record sharing a
+  usable blocking key with them (its best candidates may change), and every
+  record carrying a name token whose rarity step changed (its scores may);
+- each affected record's best candidates are recomputed from the inverted
+  index kept in ``match_key``; an unaffected record's best candidates are
+  as stored in ``match_state.candidates``, so a pair it chose with an
+  affected record is rescored too;
+- every stored pair touching an affected record is replaced.
+
+A change of the configuration, or of the store's size step, changes every
+weight: the incremental run then does a full match.  Officers' pair
+decisions apply at clustering.
+
+This is the match stage only: clustering into targets
+(``sanctions.targets``) and the gap refresh (``sanctions.gaps``) are the
+next stages, run in order by ``sanctions.pipeline``.
 """
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
-from sqlalchemy import Engine, delete, func, or_, select
+from sqlalchemy import Engine, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from matchers.candidates import MAX_EXACT_POSTINGS, MAX_TOKEN_SHARE, MIN_TOKEN_DF, TokenStats, blocking_keys, \
-    candidate_pairs
-from matchers.cluster import cluster
+from matchers.candidates import TokenStats, blocking_keys, blocks, candidate_pairs, rarity_class, record_tokens
 from matchers.features import MatchRecord, features
 from matchers.score import score_pair
-from sanctions import gaps
 from sanctions.config import MatchingConfig, matching_config
 from sanctions.db import session_factory
-from sanctions.models import ClusterMember, Designation, MatchKey, MatchPair, MatchRun, MatchState, PairDecision
+from sanctions.models import Designation, MatchKey, MatchPair, MatchRun, MatchState, TargetMember
 from sanctions.schema import designation_from_content
 
 CHUNK = 500
@@ -66,17 +75,12 @@ def _load_ids(session: Session, ids: Iterable[int]) -> list[Loaded]:
     return out
 
 
-def cluster_id(keys: set[str]) -> str:
-    """A target id that stays the same while the cluster keeps its smallest key."""
-    return "T" + hashlib.sha1(min(keys).encode()).hexdigest()[:12]
-
-
-def _pair_rows(loaded: list[Loaded], pairs: set[tuple[int, int]], stats: TokenStats,
+def _pair_rows(loaded: list[Loaded], pairs: Iterable[tuple[int, int]], stats: TokenStats,
                config: MatchingConfig, run_id: int) -> list[dict[str, Any]]:
     rows = []
-    for i, j in pairs:
+    for i, j in sorted(pairs):
         a, b = loaded[i], loaded[j]
-        score, explanation = score_pair(a.record, b.record, stats)
+        score, explanation = score_pair(a.record, b.record, stats, config)
         band = config.band(score)
         if band is None:
             continue
@@ -94,119 +98,170 @@ def _write_keys(session: Session, loaded: list[Loaded]) -> None:
         rows += [{"designation_id": item.id, "key": k} for k in tokens | exact]
     for chunk in _chunks(rows, 5000):
         connection.execute(MatchKey.__table__.insert(), chunk)
-    states = [{"designation_id": item.id, "content_hash": item.content_hash} for item in loaded]
+    states = [{"designation_id": item.id, "content_hash": item.content_hash, "candidates": None} for item in loaded]
     for chunk in _chunks(states, 5000):
         connection.execute(MatchState.__table__.insert(), chunk)
 
 
-def decisions(session: Session) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """Current officer decisions as (same pairs, different pairs)."""
-    same, different = [], []
-    for a, b, decision in session.execute(select(PairDecision.key_a, PairDecision.key_b, PairDecision.decision)
-                                          .where(PairDecision.current.is_(True))):
-        if decision == "same":
-            same.append((a, b))
-        elif decision == "different":
-            different.append((a, b))
-    return same, different
-
-
-def recluster(session: Session) -> int:
-    """Bring cluster_member in line with the stored links and the officers' decisions.
-
-    Only rows whose cluster changed are written: after an incremental match
-    almost every target is as it was.
-    """
-    sources = dict(session.execute(select(Designation.key, Designation.source)).all())
-    links = [(a, b, s) for a, b, s in session.execute(
-        select(MatchPair.key_a, MatchPair.key_b, MatchPair.strength).where(MatchPair.band == "link"))]
-    same, different = decisions(session)
-    clusters = cluster(sources, sources, links, same=same, different=different)
-    wanted = {k: cluster_id(members) for members in clusters for k in members}
-    stored = dict(session.execute(select(ClusterMember.designation_key, ClusterMember.cluster_id)).all())
-    stale = [k for k, c in stored.items() if wanted.get(k) != c]
-    fresh = [{"designation_key": k, "cluster_id": c} for k, c in wanted.items() if stored.get(k) != c]
+def _write_best(session: Session, loaded: list[Loaded], best: dict[int, list[int]]) -> None:
+    """Store each record's own best candidates (as designation ids) for later incremental runs."""
+    rows = [{"b_id": loaded[i].id, "b_candidates": " ".join(str(loaded[j].id) for j in js)}
+            for i, js in best.items()]
+    table = MatchState.__table__
+    stmt = update(table).where(table.c.designation_id == bindparam("b_id")) \
+        .values(candidates=bindparam("b_candidates"))
     connection = session.connection()
-    for chunk in _chunks(stale, 900):
-        connection.execute(delete(ClusterMember).where(ClusterMember.designation_key.in_(chunk)))
-    for chunk in _chunks(fresh, 5000):
-        connection.execute(ClusterMember.__table__.insert(), chunk)
-    return len(clusters)
+    for chunk in _chunks(rows, 5000):
+        connection.execute(stmt, chunk)
+
+
+def _record_config(run: MatchRun, config: MatchingConfig) -> None:
+    run.config, run.config_hash = config.as_dict(), config.digest()
 
 
 def _full(session: Session, run: MatchRun, config: MatchingConfig) -> None:
+    _record_config(run, config)
+    run.mode = "full"
     loaded = _load(session)
     records = [item.record for item in loaded]
-    stats = TokenStats.build(records)
-    pairs = candidate_pairs(records, stats)
+    stats = TokenStats.build(records, config)
+    found = candidate_pairs(records, stats, config)
     connection = session.connection()
     for table in (MatchPair, MatchKey, MatchState):
         connection.execute(delete(table))
-    rows = _pair_rows(loaded, pairs, stats, config, run.id)
+    rows = _pair_rows(loaded, found.pairs, stats, config, run.id)
     for chunk in _chunks(rows, 2000):
         connection.execute(MatchPair.__table__.insert(), chunk)
     _write_keys(session, loaded)
-    run.designations, run.changed, run.candidates = len(loaded), len(loaded), len(pairs)
+    _write_best(session, loaded, found.best)
+    run.designations, run.changed, run.candidates = len(loaded), len(loaded), len(found.pairs)
 
 
-def _store_stats(session: Session, tokens: set[str]) -> TokenStats:
+def _key_counts(session: Session, keys: Iterable[str]) -> dict[str, int]:
+    """How many designations carry each key, store-wide (0 for absent keys)."""
+    counts = dict.fromkeys(keys, 0)
+    for chunk in _chunks(sorted(counts), 900):
+        counts.update(session.execute(select(MatchKey.key, func.count()).where(MatchKey.key.in_(chunk))
+                                      .group_by(MatchKey.key)).all())
+    return counts
+
+
+def _members(session: Session, keys: Iterable[str]) -> set[int]:
+    ids: set[int] = set()
+    for chunk in _chunks(sorted(set(keys)), 900):
+        ids.update(session.scalars(select(MatchKey.designation_id).where(MatchKey.key.in_(chunk))))
+    return ids
+
+
+def _keys_of(session: Session, ids: Iterable[int]) -> dict[int, set[str]]:
+    out: dict[int, set[str]] = defaultdict(set)
+    for chunk in _chunks(sorted(set(ids))):
+        for designation_id, key in session.execute(select(MatchKey.designation_id, MatchKey.key)
+                                                   .where(MatchKey.designation_id.in_(chunk))):
+            out[designation_id].add(key)
+    return out
+
+
+def _cap(key: str, config: MatchingConfig) -> int:
+    return config.token_postings_cap if key.startswith("t:") else config.exact_postings_cap
+
+
+def _usable(key: str, count: int, config: MatchingConfig) -> bool:
+    """Whether a key's postings make pairs: within its cap (a name token also long enough to block)."""
+    return count <= _cap(key, config) and (not key.startswith("t:") or blocks(key))
+
+
+def _store_stats(session: Session, tokens: set[str], config: MatchingConfig) -> TokenStats:
     """Token document frequencies over the whole store, for the tokens at hand."""
-    df: dict[str, int] = {}
-    for chunk in _chunks(sorted(f"t:{t}" for t in tokens), 900):
-        for key, n in session.execute(select(MatchKey.key, func.count()).where(MatchKey.key.in_(chunk))
-                                      .group_by(MatchKey.key)):
-            df[key[2:]] = n
+    counts = _key_counts(session, (f"t:{t}" for t in tokens))
     total = session.scalar(select(func.count()).select_from(MatchState)) or 0
-    return TokenStats(df, total)
+    return TokenStats.for_config({k[2:]: n for k, n in counts.items() if n}, total, config)
+
+
+def _last_config_hash(session: Session, run: MatchRun) -> str | None:
+    return session.scalar(select(MatchRun.config_hash).where(MatchRun.status == "succeeded", MatchRun.id != run.id)
+                          .order_by(MatchRun.id.desc()).limit(1))
 
 
 def _incremental(session: Session, run: MatchRun, config: MatchingConfig) -> None:
+    if _last_config_hash(session, run) != config.digest():
+        return _full(session, run, config)
+    total_before = session.scalar(select(func.count()).select_from(MatchState)) or 0
+    total_after = session.scalar(select(func.count()).select_from(Designation)) or 0
+    step = config.rarity_step
+    if rarity_class(max(total_before, config.prior_total), step) != \
+            rarity_class(max(total_after, config.prior_total), step):
+        return _full(session, run, config)
+    _record_config(run, config)
     changed = _load(session, Designation.id.in_(
         select(Designation.id).outerjoin(MatchState, MatchState.designation_id == Designation.id)
         .where(or_(MatchState.content_hash.is_(None), MatchState.content_hash != Designation.content_hash))))
-    run.designations = session.scalar(select(func.count()).select_from(Designation)) or 0
-    run.changed = len(changed)
+    run.designations, run.changed = total_after, len(changed)
     if not changed:
         return
-    changed_ids = [c.id for c in changed]
+    changed_ids = {c.id for c in changed}
+    old_keys = _keys_of(session, changed_ids)
+    touched = {k for keys in old_keys.values() for k in keys}
+    for item in changed:
+        tokens, exact = blocking_keys(item.record)
+        touched |= tokens | exact
+    before = _key_counts(session, touched)
     connection = session.connection()
-    for chunk in _chunks(changed_ids):
+    for chunk in _chunks(sorted(changed_ids)):
         connection.execute(delete(MatchKey).where(MatchKey.designation_id.in_(chunk)))
         connection.execute(delete(MatchState).where(MatchState.designation_id.in_(chunk)))
     _write_keys(session, changed)
+    after = _key_counts(session, touched)
 
-    # Everything sharing a usable key with a changed designation.
-    keys = set()
+    # Records whose candidates or scores the change can reach.
+    reach = {k for k in touched if _usable(k, before[k], config) or _usable(k, after[k], config)
+             or (k.startswith("t:") and rarity_class(before[k], step) != rarity_class(after[k], step))}
+    affected = changed_ids | _members(session, reach)
+    affected_keys = _keys_of(session, affected - changed_ids)
     for item in changed:
         tokens, exact = blocking_keys(item.record)
-        keys |= tokens | exact
-    counts: dict[str, int] = {}
-    for chunk in _chunks(sorted(keys), 900):
-        counts.update(session.execute(select(MatchKey.key, func.count()).where(MatchKey.key.in_(chunk))
-                                      .group_by(MatchKey.key)).all())
-    total = session.scalar(select(func.count()).select_from(MatchState)) or 0
-    token_limit = max(MIN_TOKEN_DF, int(MAX_TOKEN_SHARE * max(total, 1)))
-    usable = [k for k, n in counts.items() if n <= (token_limit if k.startswith("t:") else MAX_EXACT_POSTINGS)]
-    neighbour_ids: set[int] = set()
-    for chunk in _chunks(sorted(usable), 900):
-        neighbour_ids.update(session.scalars(select(MatchKey.designation_id).where(MatchKey.key.in_(chunk))))
-    neighbours = _load_ids(session, neighbour_ids - set(changed_ids))
-    loaded = changed + neighbours
-    records = [item.record for item in loaded]
-    stats = _store_stats(session, {t for r in records for n in r.names for t in n.tokens})
-    pairs = candidate_pairs(records, stats, only=set(range(len(changed))))
+        affected_keys[item.id] = tokens | exact
+    all_keys = {k for keys in affected_keys.values() for k in keys}
+    counts = _key_counts(session, all_keys)
+    usable = {k for k, n in counts.items() if _usable(k, n, config)}
+    neighbour_ids = _members(session, usable) - affected
 
-    changed_keys = [c.key for c in changed]
-    for chunk in _chunks(changed_keys):
+    # Unaffected neighbours that chose an affected record among their own best candidates.
+    chosen: list[tuple[int, int]] = []
+    for chunk in _chunks(sorted(neighbour_ids)):
+        for designation_id, best in session.execute(select(MatchState.designation_id, MatchState.candidates)
+                                                    .where(MatchState.designation_id.in_(chunk))):
+            chosen += [(designation_id, int(j)) for j in (best or "").split() if int(j) in affected]
+
+    loaded = changed + _load_ids(session, affected - changed_ids) + _load_ids(session, neighbour_ids)
+    index_of = {item.id: i for i, item in enumerate(loaded)}
+    records = [item.record for item in loaded]
+    stats = _store_stats(session, {t for r in records for t in record_tokens(r)}, config)
+    found = candidate_pairs(records, stats, config, only=[index_of[i] for i in affected], usable=usable)
+    pairs = set(found.pairs)
+    for x, a in chosen:
+        i, j = index_of[x], index_of[a]
+        pairs.add((min(i, j), max(i, j)))
+
+    affected_list = [loaded[index_of[i]].key for i in affected]
+    for chunk in _chunks(sorted(affected_list)):
         connection.execute(delete(MatchPair).where(or_(MatchPair.key_a.in_(chunk), MatchPair.key_b.in_(chunk))))
     rows = _pair_rows(loaded, pairs, stats, config, run.id)
     for chunk in _chunks(rows, 2000):
         connection.execute(MatchPair.__table__.insert(), chunk)
+    _write_best(session, loaded, found.best)
     run.candidates = len(pairs)
 
 
-def run_match(engine: Engine, full: bool = False, config: MatchingConfig | None = None) -> MatchRun:
-    """Match the store; one transaction, so readers never see half a match."""
+Progress = Callable[[str, int, int], None]
+
+
+def run_match(engine: Engine, full: bool = False, config: MatchingConfig | None = None,
+              progress: Progress | None = None) -> MatchRun:
+    """The match stage: score what changed (or everything); one transaction, so readers never see half a match.
+
+    It does not cluster or refresh gaps: ``pipeline.match`` runs those stages next.
+    """
     config = config or matching_config()
     Session = session_factory(engine)
     with Session.begin() as session:
@@ -215,13 +270,15 @@ def run_match(engine: Engine, full: bool = False, config: MatchingConfig | None 
         run = MatchRun(mode=mode, started_at=_now(), status="running", high=config.high, low=config.low)
         session.add(run)
         session.flush()
+        if progress:
+            progress(f"scoring ({mode})", 0, 1)
         (_full if mode == "full" else _incremental)(session, run, config)
-        run.clusters = recluster(session)
-        gaps.refresh(session)
         bands = dict(session.execute(select(MatchPair.band, func.count()).group_by(MatchPair.band)).all())
         run.linked, run.review = bands.get("link", 0), bands.get("review", 0)
         run.status = "succeeded"
         run.finished_at = _now()
+        if progress:
+            progress(f"scoring ({mode})", 1, 1)
     return run
 
 
@@ -232,11 +289,11 @@ def explain(session: Session, key_a: str, key_b: str) -> dict[str, Any]:
     if missing:
         raise KeyError(", ".join(missing))
     a, b = loaded[key_a].record, loaded[key_b].record
-    stats = _store_stats(session, {t for r in (a, b) for n in r.names for t in n.tokens})
-    if not stats.total:
-        stats = TokenStats.build([a, b])
-    score, explanation = score_pair(a, b, stats)
     config = matching_config()
+    stats = _store_stats(session, record_tokens(a) | record_tokens(b), config)
+    if not stats.total:
+        stats = TokenStats.build([a, b], config)
+    score, explanation = score_pair(a, b, stats, config)
     return {"pair": [key_a, key_b], "score": score, "band": config.band(score) or "below near-miss floor",
             "thresholds": {"high": config.high, "low": config.low, "near": config.near},
             "features": explanation}
@@ -246,8 +303,8 @@ def multi_jurisdiction_targets(session: Session) -> dict[int, int]:
     """How many targets are listed by 2, 3, … jurisdictions."""
     members = defaultdict(set)
     for cluster_key, jurisdiction in session.execute(
-            select(ClusterMember.cluster_id, Designation.jurisdiction)
-            .join(Designation, Designation.key == ClusterMember.designation_key)):
+            select(TargetMember.target_id, Designation.jurisdiction)
+            .join(Designation, Designation.key == TargetMember.designation_key)):
         members[cluster_key].add(jurisdiction)
     counts: dict[int, int] = defaultdict(int)
     for jurisdictions in members.values():

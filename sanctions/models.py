@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, BigInteger, Date, DateTime, ForeignKey, Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -46,6 +46,10 @@ class ImportRun(Base):
     warning_count: Mapped[int] = mapped_column(default=0)
     warnings: Mapped[list[Any]] = mapped_column(default=list)
     error: Mapped[str | None] = mapped_column(Text)
+    # The SHA-256 of each file as published (checkable with ``sha256sum``), by file name.
+    file_hashes: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The operator accepted a publication that looks incomplete (--allow-partial).
+    partial: Mapped[bool] = mapped_column(default=False)
 
 
 class Designation(Base):
@@ -190,6 +194,8 @@ class MatchRun(Base):
     clusters: Mapped[int] = mapped_column(default=0)
     high: Mapped[float] = mapped_column(default=0.0)
     low: Mapped[float] = mapped_column(default=0.0)
+    config: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # every matcher setting the run used
+    config_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class MatchState(Base):
@@ -199,6 +205,7 @@ class MatchState(Base):
 
     designation_id: Mapped[int] = mapped_column(ForeignKey("designation.id", ondelete="CASCADE"), primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64))
+    candidates: Mapped[str | None] = mapped_column(Text)  # its own best candidates, designation ids
 
 
 class MatchKey(Base):
@@ -228,13 +235,44 @@ class MatchPair(Base):
     __table_args__ = (Index("ux_match_pair_keys", "key_a", "key_b", unique=True),)
 
 
-class ClusterMember(Base):
-    """Which target (cluster) a designation belongs to; only clusters of two or more."""
+class Target(Base):
+    """A real-world person, organisation, vessel or aircraft behind one or more designations.
 
-    __tablename__ = "cluster_member"
+    The id (``T`` + 12 hex) is given once and never recomputed from the members,
+    so gaps, decisions and web links that name it survive records joining and
+    leaving.  A target merged into an older one is retired, not deleted.
+    """
+
+    __tablename__ = "target"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    match_run_id: Mapped[int | None] = mapped_column(ForeignKey("match_run.id"))
+    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class TargetMember(Base):
+    """Which target a designation belongs to: every designation has exactly one (singletons too)."""
+
+    __tablename__ = "target_member"
 
     designation_key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    cluster_id: Mapped[str] = mapped_column(String(40), index=True)
+    target_id: Mapped[str] = mapped_column(ForeignKey("target.id"), index=True)
+
+
+class TargetEvent(Base):
+    """Lineage: ``merged`` (other_target_id was absorbed into target_id) or ``split`` (other_target_id
+    took designations away from target_id)."""
+
+    __tablename__ = "target_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_id: Mapped[str] = mapped_column(String(16), index=True)
+    other_target_id: Mapped[str] = mapped_column(String(16), index=True)
+    event: Mapped[str] = mapped_column(String(8))
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    match_run_id: Mapped[int | None] = mapped_column(ForeignKey("match_run.id"))
+    keys: Mapped[list[Any]] = mapped_column(default=list)  # the designations that moved
 
 
 class PairDecision(Base):
@@ -265,8 +303,10 @@ class PairDecision(Base):
 class Gap(Base):
     """A target that jurisdiction A designates and B does not (or A delisted and B still lists).
 
-    The id is stable across imports and matches: ``<A>-<B>:<key of A's designation>``
-    (``<A>-<B>:delisted:<key>`` for the other direction of drift).
+    The id is stable across imports, matches and target merges and splits:
+    ``<A>-<B>:<target id>`` (``<A>-<B>:delisted:<target id>`` for the other direction of
+    drift).  ``anchor_key``, ``target_kind``, ``regimes`` and ``listed_on`` describe A's side
+    now, so that reports filter and paginate in SQL.
     """
 
     __tablename__ = "gap"
@@ -285,12 +325,33 @@ class Gap(Base):
     reason: Mapped[str | None] = mapped_column(String(32))
     material_hash: Mapped[str | None] = mapped_column(String(64))
     needs_review: Mapped[bool] = mapped_column(default=False)
+    target_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    target_kind: Mapped[str | None] = mapped_column(String(16))
+    regimes: Mapped[str | None] = mapped_column(Text)  # "|russia|iran|", for a portable LIKE filter
+    listed_on: Mapped[dt.date | None] = mapped_column(Date)
+    # A disposition carried over from another gap when targets merged or split, and where it went.
+    carried_from: Mapped[str | None] = mapped_column(String(250))
+    successor_id: Mapped[str | None] = mapped_column(String(250))
     # Version check (issue 11): bumped by every disposition; a change must name the version it saw.
     version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
+class GapFormerId(Base):
+    """Gap ids of before issue 7 (keyed by a designation), so old links and audit entries still resolve."""
+
+    __tablename__ = "gap_former_id"
+
+    former_id: Mapped[str] = mapped_column(String(250), primary_key=True)
+    gap_id: Mapped[str] = mapped_column(String(250), index=True)
+
+
 class AuditEntry(Base):
-    """Append-only log of every decision; database triggers refuse updates and deletes."""
+    """Append-only, hash-chained log of every decision (see ``sanctions.audit``).
+
+    Database triggers refuse updates and deletes; the chain makes any change
+    made around them (triggers dropped, rows forged, deleted or back-dated)
+    visible to ``sanctions audit verify``.
+    """
 
     __tablename__ = "audit_log"
 
@@ -302,6 +363,68 @@ class AuditEntry(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     note: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The chain's tail (one row): entry count and last hash, so a truncated or cut log shows.
+
+    Appenders lock this row, which also serialises concurrent appends.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entries: Mapped[int] = mapped_column(default=0)
+    last_id: Mapped[int] = mapped_column(default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Refresh(Base):
+    """One run of ``sanctions refresh``: what it fetched, what it imported and its change report."""
+
+    __tablename__ = "refresh"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # running, succeeded, partial (some sources failed), failed, interrupted (killed; found by the next run)
+    status: Mapped[str] = mapped_column(String(12))
+    exit_code: Mapped[int | None]
+    match_run_id: Mapped[int | None] = mapped_column(ForeignKey("match_run.id"))
+    error: Mapped[str | None] = mapped_column(Text)
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class Download(Base):
+    """One source's fetch in one refresh, and what became of it.
+
+    The file itself is in the archive, content-addressed by ``sha256``; the
+    row keeps its URL, the response headers and the time, and the validators
+    (ETag, Last-Modified) the next refresh sends back.
+    """
+
+    __tablename__ = "download"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refresh_id: Mapped[int | None] = mapped_column(ForeignKey("refresh.id"), index=True)
+    source: Mapped[str] = mapped_column(String(16), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # imported, unchanged (same bytes), not-modified (HTTP 304), failed, refused (shrink guard)
+    outcome: Mapped[str] = mapped_column(String(16))
+    http_status: Mapped[int | None]
+    attempts: Mapped[int] = mapped_column(default=0)
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    size: Mapped[int | None] = mapped_column(BigInteger)
+    etag: Mapped[str | None] = mapped_column(Text)
+    last_modified: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    archive_path: Mapped[str | None] = mapped_column(Text)
+    import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 class User(Base):

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
 from sanctions import queries
-from sanctions.models import Designation, SearchEntry
+from sanctions.models import Designation, SearchEntry, TargetMember
 
 UN_POINTS = 40
 OTHER_POINTS = 10      # per other jurisdiction
@@ -69,14 +69,15 @@ def signals(designated_by: str, not_by: str, active_jurisdictions: set[str], lin
 
 
 def _active_jurisdictions(session: Session, target_ids: Iterable[str]) -> dict[str, set[str]]:
-    members = queries.targets_members(session, target_ids)
-    target_of = {k: t for t, keys in members.items() for k in keys}
+    """Target id -> jurisdictions with an active designation in it."""
+    ids = sorted(set(target_ids))
     out: dict[str, set[str]] = defaultdict(set)
-    keys = sorted(target_of)
-    for i in range(0, len(keys), 900):
-        for key, jurisdiction in session.execute(select(Designation.key, Designation.jurisdiction).where(
-                Designation.key.in_(keys[i : i + 900]), Designation.status == "active")):
-            out[target_of[key]].add(jurisdiction)
+    for i in range(0, len(ids), 900):
+        for target_id, jurisdiction in session.execute(
+                select(TargetMember.target_id, Designation.jurisdiction).distinct()
+                .join(Designation, Designation.key == TargetMember.designation_key)
+                .where(TargetMember.target_id.in_(ids[i : i + 900]), Designation.status == "active")):
+            out[target_id].add(jurisdiction)
     return out
 
 
@@ -113,28 +114,26 @@ def linked_jurisdictions(session: Session, keys: Iterable[str] | None = None) ->
     return out
 
 
-def annotate(session: Session, entries: list[dict[str, Any]], keys: Iterable[str] | None = None) -> None:
-    """Add ``priority`` (points) and ``priority_reasons`` to gap report entries, in place.
+def score_targets(session: Session, designated_by: str, facts: dict[str, dict[str, Any]],
+                  keys: Iterable[str] | None = None) -> dict[str, tuple[int, list[dict[str, Any]]]]:
+    """Target id -> (points, reasons) of its gap(s) against B.
 
-    An entry against several B jurisdictions takes the score of its most pressing one.  ``keys``: the
-    designations of the entries' targets when there are few (a gap page), to read only their links.
+    ``facts`` per target: ``not_by`` (the B jurisdictions), ``age_days``, ``comparable`` (B -> bool).
+    A target with gaps against several B takes the score of its most pressing one.  ``keys``: the
+    targets' designations when there are few (one gap page), to read only their links.
     """
-    if not entries:
-        return
-    active = _active_jurisdictions(session, {e["target"] for e in entries})
+    if not facts:
+        return {}
+    active = _active_jurisdictions(session, facts)
     linked = linked_jurisdictions(session, keys)
-    for e in entries:
+    out = {}
+    for target_id, f in facts.items():
         best: list[Signal] = []
-        for b in e["not_by"]:
-            found = signals(e["designated_by"], b, active.get(e["target"], set()) | {e["designated_by"]},
-                            b in linked.get(e["target"], set()), bool(e["comparable_regime"].get(b)),
-                            e["age_days"])
+        for b in f["not_by"]:
+            found = signals(designated_by, b, active.get(target_id, set()) | {designated_by},
+                            b in linked.get(target_id, set()), bool(f["comparable"].get(b)), f["age_days"])
             if not best or sum(s.points for s in found) > sum(s.points for s in best):
                 best = found
-        e["priority"] = sum(s.points for s in best)
-        e["priority_reasons"] = [{"signal": s.name, "points": s.points, "reason": s.reason} for s in best]
-
-
-def sort_by_priority(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Highest priority first; ties oldest first, then by gap id (the same order on every database)."""
-    return sorted(entries, key=lambda e: (-e["priority"], e["listed_on"] or e["opened_on"], e["gaps"][0]))
+        out[target_id] = (sum(s.points for s in best),
+                          [{"signal": s.name, "points": s.points, "reason": s.reason} for s in best])
+    return out

@@ -9,10 +9,10 @@ import datetime as dt
 import json
 from typing import Any, Iterable, Iterator
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from sanctions.models import ClusterMember, Designation, DesignationChange, ImportRun, MatchPair
+from sanctions.models import Designation, DesignationChange, ImportRun, MatchPair, Target, TargetEvent, TargetMember
 from sanctions.schema import SOURCES
 
 
@@ -142,9 +142,12 @@ def flat_row(item: dict[str, Any]) -> dict[str, str]:
 
 
 def cluster_rows(session: Session) -> Iterator[tuple[str, str]]:
-    """(cluster, key) for every designation in a cluster of two or more, by cluster."""
-    yield from session.execute(select(ClusterMember.cluster_id, ClusterMember.designation_key)
-                               .order_by(ClusterMember.cluster_id, ClusterMember.designation_key)).all()
+    """(target id, key) for every designation in a target of two or more, by target."""
+    multi = (select(TargetMember.target_id).group_by(TargetMember.target_id)
+             .having(func.count() > 1).subquery())
+    yield from session.execute(select(TargetMember.target_id, TargetMember.designation_key)
+                               .where(TargetMember.target_id.in_(select(multi.c.target_id)))
+                               .order_by(TargetMember.target_id, TargetMember.designation_key)).all()
 
 
 CANDIDATE_COLUMNS = ("key_a", "key_b", "score", "name_a", "name_b", "explanation")
@@ -162,49 +165,88 @@ def candidate_rows(session: Session, band: str = "review") -> Iterator[dict[str,
 
 # --- targets -----------------------------------------------------------------------
 # The interface every reader (web, reports, refresh) uses to go from designations to
-# targets and back.  Persistent target ids (issue 7) change what is behind these two
-# functions, not their signatures.
+# targets and back.  Every designation belongs to exactly one stored target (singletons
+# too), whose id (T + 12 hex) survives records joining, leaving, merges and splits.
 
 def target_ids(session: Session, keys: Iterable[str]) -> dict[str, str]:
     """Designation key -> id of the target it belongs to, for the keys that exist."""
     keys = sorted(set(keys))
     out: dict[str, str] = {}
     for i in range(0, len(keys), 900):
-        chunk = keys[i : i + 900]
-        existing = set(session.scalars(select(Designation.key).where(Designation.key.in_(chunk))))
-        clustered = dict(session.execute(select(ClusterMember.designation_key, ClusterMember.cluster_id)
-                                         .where(ClusterMember.designation_key.in_(chunk))).all())
-        out.update({k: clustered.get(k, k) for k in existing})
+        out.update(session.execute(select(TargetMember.designation_key, TargetMember.target_id)
+                                   .where(TargetMember.designation_key.in_(keys[i : i + 900]))).all())
     return out
 
 
 def target_member_keys(session: Session, target_id: str) -> list[str]:
-    """The designation keys of one target, in key order; empty when there is no such target."""
-    keys = list(session.scalars(select(ClusterMember.designation_key)
-                                .where(ClusterMember.cluster_id == target_id)
-                                .order_by(ClusterMember.designation_key)))
-    if keys:
-        return keys
-    alone = session.scalar(select(Designation.key).where(Designation.key == target_id))
-    return [alone] if alone else []
+    """The designation keys of one target, in key order; empty when there is no such target
+    (or it was merged into another: see ``target_lineage``)."""
+    return list(session.scalars(select(TargetMember.designation_key).where(TargetMember.target_id == target_id)
+                                .order_by(TargetMember.designation_key)))
+
+
+def target_lineage(session: Session, target_id: str) -> dict[str, Any] | None:
+    """When a target was created and retired, and its merges and splits, oldest first.
+
+    Each event reads from this target's side: ``merged-into`` / ``absorbed`` /
+    ``split-off`` (members left to ``other``) / ``split-from`` (this target took
+    members of ``other``), with the designation keys that moved.
+    """
+    target = session.get(Target, target_id)
+    if target is None:
+        return None
+    events = []
+    for e in session.scalars(select(TargetEvent).where(or_(TargetEvent.target_id == target_id,
+                                                           TargetEvent.other_target_id == target_id))
+                             .order_by(TargetEvent.id)):
+        mine = e.target_id == target_id
+        what = {("merged", True): "absorbed", ("merged", False): "merged-into",
+                ("split", True): "split-off", ("split", False): "split-from"}[(e.event, mine)]
+        events.append({"event": what, "other": e.other_target_id if mine else e.target_id,
+                       "keys": e.keys, "at": _iso(e.at), "match_run": e.match_run_id})
+    successor = next((e["other"] for e in events if e["event"] == "merged-into"), None)
+    return {"id": target.id, "created_at": _iso(target.created_at), "match_run": target.match_run_id,
+            "retired_at": _iso(target.retired_at), "merged_into": successor, "events": events}
+
+
+def partial_sources(session: Session, minimums: dict[str, int] | None = None) -> dict[str, str]:
+    """Sources whose stored data looks partial, with the reason: for ``sources``, ``gaps`` and the web.
+
+    A source is partial when its active designations are fewer than its
+    expected minimum (``sanctions.expectations``), or when its last good
+    import was accepted as partial (``--allow-partial``).  A source never
+    imported is not listed: it has no data to mistake for a whole list.
+    """
+    from sanctions.expectations import expected_minimums  # reads the configuration file
+
+    minimums = expected_minimums() if minimums is None else minimums
+    active = dict(session.execute(select(Designation.source, func.count()).where(Designation.status == "active")
+                                  .group_by(Designation.source)).all())
+    out: dict[str, str] = {}
+    for source in SOURCES:
+        count = active.get(source, 0)
+        if not count:
+            continue
+        minimum = minimums.get(source, 0)
+        if count < minimum:
+            out[source] = f"{count} active designations, below the expected minimum of {minimum}"
+            continue
+        good = last_good_run(session, source)
+        if good is not None and good.partial:
+            out[source] = f"import run {good.id} was accepted as partial"
+    return out
 
 
 def targets_members(session: Session, target_ids: Iterable[str]) -> dict[str, list[str]]:
-    """Target id -> its designation keys in key order, for many targets in one go (search results).
+    """Target id -> its designation keys in key order, for many targets in one go (search, coordination).
 
-    The bulk form of ``target_member_keys``: the two change together when
-    persistent target ids replace what is behind them.
+    The bulk form of ``target_member_keys``; targets without members (retired) are absent.
     """
     ids = sorted(set(target_ids))
     out: dict[str, list[str]] = {}
     for i in range(0, len(ids), 900):
-        chunk = ids[i : i + 900]
-        for cluster_id, key in session.execute(select(ClusterMember.cluster_id, ClusterMember.designation_key)
-                                               .where(ClusterMember.cluster_id.in_(chunk))
-                                               .order_by(ClusterMember.designation_key)):
-            out.setdefault(cluster_id, []).append(key)
-        alone = set(chunk) - set(out)
-        if alone:
-            for key in session.scalars(select(Designation.key).where(Designation.key.in_(sorted(alone)))):
-                out[key] = [key]
+        for target_id, key in session.execute(select(TargetMember.target_id, TargetMember.designation_key)
+                                              .where(TargetMember.target_id.in_(ids[i : i + 900]))
+                                              .order_by(TargetMember.designation_key)):
+            out.setdefault(target_id, []).append(key)
     return out

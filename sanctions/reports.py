@@ -72,7 +72,45 @@ def emit_rows(rows: list[dict], fmt: str) -> None:
         writer.writeheader()
         writer.writerows(rows)
         return
+    click.echo(format_table(rows))
+
+
+def _decimals(value: float) -> int:
+    text = repr(float(value))
+    return 0 if "e" in text else min(3, len(text.split(".")[1].rstrip("0")))
+
+
+def format_table(rows: list[dict]) -> str:
+    """Aligned columns: numbers right-aligned with one number of decimals per column, text left-aligned."""
     header = list(rows[0])
-    click.echo("  ".join(f"{h}" for h in header))
-    for r in rows:
-        click.echo("  ".join("-" if r[h] is None else str(r[h]) for h in header))
+    cells: dict[str, list[str]] = {}
+    numeric: dict[str, bool] = {}
+    for h in header:
+        values = [r[h] for r in rows]
+        present = [v for v in values if v is not None]
+        numeric[h] = bool(present) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in present)
+        if numeric[h] and any(isinstance(v, float) for v in present):
+            places = max(1, max(_decimals(v) for v in present))
+            cells[h] = ["-" if v is None else f"{v:.{places}f}" for v in values]
+        else:
+            cells[h] = ["-" if v is None else str(v) for v in values]
+    widths = {h: max(len(h), *(len(c) for c in cells[h])) for h in header}
+
+    def line(values: dict[str, str]) -> str:
+        return "  ".join(values[h].rjust(widths[h]) if numeric[h] else values[h].ljust(widths[h])
+                         for h in header).rstrip()
+
+    lines = [line({h: h for h in header})]
+    lines += [line({h: cells[h][i] for h in header}) for i in range(len(rows))]
+    return "\n".join(lines)
+
+
+def stream_json(items, out) -> None:
+    """A JSON array written item by item (the same document ``json.dumps(list, indent=2)`` gives)."""
+    out.write("[")
+    first = True
+    for item in items:
+        text = json.dumps(item, indent=2, ensure_ascii=False, default=str)
+        out.write(("\n  " if first else ",\n  ") + text.replace("\n", "\n  "))
+        first = False
+    out.write("\n]\n" if not first else "]\n")

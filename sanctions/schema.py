@@ -7,7 +7,6 @@ rows and back.  Field names here are the names used in JSON output
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,9 +46,9 @@ class BirthDate:
 
     ``earliest``/``latest`` are ISO dates bounding every day the publisher's
     text allows: ``1965`` is 1965-01-01..1965-12-31, ``1965-04-29`` is one
-    day, ``1960 to 1962`` spans three years.  Two birth dates are compatible
-    when their intervals overlap, which makes ``1965`` and ``1965-04-29``
-    compatible and ``1965-04-29`` vs ``1971-07-09`` conflicting.
+    day, ``1960 to 1962`` spans three years.  Whether two dates can be one
+    person's is decided in one place, the matcher's
+    ``matchers.score.birth_date_relation``.
     ``precision`` is ``day``, ``month``, ``year`` or ``range``; ``circa``
     marks an approximate date (the matcher widens it).
     """
@@ -59,18 +58,6 @@ class BirthDate:
     latest: str | None
     precision: str
     circa: bool = False
-
-    def compatible_with(self, other: "BirthDate", slack_years: int = 0) -> bool | None:
-        """True if both can be the same day, False if not, None if unknown."""
-        if not (self.earliest and self.latest and other.earliest and other.latest):
-            return None
-        widen = slack_years + (1 if self.circa or other.circa else 0)
-        a0, a1 = dt.date.fromisoformat(self.earliest), dt.date.fromisoformat(self.latest)
-        b0, b1 = dt.date.fromisoformat(other.earliest), dt.date.fromisoformat(other.latest)
-        if widen:
-            a0 = a0.replace(year=max(1, a0.year - widen), day=min(a0.day, 28))
-            a1 = a1.replace(year=a1.year + widen, day=min(a1.day, 28))
-        return a0 <= b1 and b0 <= a1
 
 
 @dataclass

@@ -87,12 +87,12 @@ def screen(session: Session, probe: Probe, limit: int = 10) -> dict[str, Any]:
     ids = sorted(found, key=lambda i: -found[i].score)[:SCREEN_CANDIDATES]
     rows = session.execute(select(Designation.key, Designation.status, Designation.content)
                            .where(Designation.id.in_(ids))).all() if ids else []
-    stats = matching._store_stats(session, {t for n in record.names for t in n.tokens})
     config = matching_config()
+    stats = matching._store_stats(session, {t for n in record.names for t in n.tokens}, config)
     scored = []
     for key, status, content in rows:
         other = features(designation_from_content(content))
-        score, explanation = score_pair(record, other, stats)
+        score, explanation = score_pair(record, other, stats, config)
         band = config.band(score)
         if band is None:
             continue

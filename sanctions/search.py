@@ -65,7 +65,7 @@ class Member:
 
 @dataclass
 class TargetHit:
-    target_id: str
+    target_id: str | None       # None for a designation the matcher has not placed yet
     score: float
     best: Hit
     best_key: str
@@ -250,19 +250,22 @@ def search(session: Session, q: SearchQuery) -> dict[str, Any]:
         key = by_id.get(designation_id)
         if key is None:
             continue
-        target_id = target_of[key]
-        current = targets.get(target_id)
+        # A designation imported since the last match has no target yet: it stands alone, unlinked.
+        target_id = target_of.get(key)
+        group = target_id or f"designation:{key}"
+        current = targets.get(group)
         if current is None or (hit.score, -len(key)) > (current.score, -len(current.best_key)):
-            targets[target_id] = TargetHit(target_id, hit.score, hit, key)
-    member_keys = queries.targets_members(session, list(targets))
-    members = {m.key: m for m in _chunked_members(session, Designation.key,
-                                                  sorted({k for ks in member_keys.values() for k in ks}))}
-    for target_id, target in targets.items():
-        target.members = [members[k] for k in member_keys.get(target_id, [target.best_key]) if k in members]
+            targets[group] = TargetHit(target_id, hit.score, hit, key)
+    member_keys = queries.targets_members(session, [t.target_id for t in targets.values() if t.target_id])
+    wanted = {k for ks in member_keys.values() for k in ks} | {t.best_key for t in targets.values()}
+    members = {m.key: m for m in _chunked_members(session, Designation.key, sorted(wanted))}
+    for target in targets.values():
+        keys = member_keys.get(target.target_id) or [target.best_key]
+        target.members = [members[k] for k in keys if k in members]
     kept = [t for t in targets.values() if t.members and _keep(t, q)]
     # Best score first; among equals, targets still designated somewhere, then more jurisdictions, then name.
     kept.sort(key=lambda t: (-round(t.score, 1), not any(m.status == "active" for m in t.members),
-                             -len({m.jurisdiction for m in t.members}), t.best.label.casefold(), t.target_id))
+                             -len({m.jurisdiction for m in t.members}), t.best.label.casefold(), t.best_key))
     page = kept[q.offset : q.offset + q.limit]
     return {"query": q.q, "total": len(kept), "limit": q.limit, "offset": q.offset,
             "results": [t.as_dict() for t in page]}
@@ -271,7 +274,7 @@ def search(session: Session, q: SearchQuery) -> dict[str, Any]:
 def csv_row(result: dict[str, Any]) -> dict[str, Any]:
     """One search result as a flat CSV row (multi-valued fields joined with ``; ``)."""
     return {
-        "target_id": result["target_id"],
+        "target_id": result["target_id"] or "",
         "score": result["score"],
         "name": result["name"],
         "kind": result["kind"],

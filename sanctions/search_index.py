@@ -27,7 +27,7 @@ from typing import Iterable
 from sqlalchemy import Connection, bindparam, event, inspect, text
 from sqlalchemy.orm import Session
 
-from matchers.normalize import fold_token, name_tokens, raw_tokens, HONORIFICS, CONNECTIVES, LEGAL_FORM_TOKENS
+from matchers.normalize import fold_token, name_tokens, raw_tokens
 
 CHUNK = 900
 NAME, IDENTIFIER, LINK = "name", "identifier", "link"
@@ -40,9 +40,9 @@ def fold_name(full: str, kind: str = "person") -> str:
 
 def fold_query(query: str) -> str:
     """A typed query folded like the names, whatever kind of target the user has in mind."""
-    dropped = HONORIFICS | CONNECTIVES | LEGAL_FORM_TOKENS
-    tokens = [t for t in raw_tokens(query) if t not in dropped] or raw_tokens(query)
-    return " ".join(fold_token(t) for t in tokens)
+    # As an organisation's name: titles, articles and legal forms ("PJSC", "LLC") all dropped.
+    tokens = name_tokens(query, "organization") or tuple(fold_token(t) for t in raw_tokens(query))
+    return " ".join(tokens)
 
 
 def compact_identifier(value: str) -> str:

@@ -18,6 +18,8 @@ is ~15,000 designations and ~100,000 child rows.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import gc
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -26,11 +28,15 @@ from typing import Any, Callable, Iterable, Iterator
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from sanctions import bulk
 from sanctions.models import CHILD_MODELS, Designation, DesignationChange, ImportRun
 from sanctions.schema import Designation as Record
 
 SHRINK_LIMIT = 0.10
+SHRINK_PARTS = ("names", "identifiers", "addresses")  # child tables the shrink guard also counts
 CHUNK = 500
+# New designations go to the database in large streams; each holds its rows' children in memory.
+ADD_CHUNK = 5000
 
 
 class ShrinkRefused(Exception):
@@ -44,30 +50,74 @@ class Diff:
     relisted: list[tuple["Prepared", int, dict[str, Any]]] = field(default_factory=list)
     removed: list[tuple[int, str]] = field(default_factory=list)
     unchanged: int = 0
+    # Same content and raw record, different stored hash (stored under an older hash
+    # rule): the hash is brought up to date, and nothing is reported as changed.
+    rehashed: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass
 class Prepared:
-    """A parsed record with its JSON content and content hash, computed once."""
+    """A parsed record with its content, its JSON text and its content hash, computed once.
+
+    The JSON texts are what the hash is taken over and also what is stored,
+    so each record is encoded once per import rather than once for the hash
+    and again for the database.
+    """
 
     record: Record
     content: dict[str, Any]
     digest: str
+    content_json: str = ""
+    raw_json: str = ""
 
     @property
     def key(self) -> str:
         return self.record.key
 
 
+_content_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+_raw_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str, sort_keys=True)
+
+
+def _canonical(value: Any) -> str:
+    # Object keys sorted: a publisher that reorders its columns reorders the keys
+    # of the raw rows (DictReader) but changes nothing, so the hash must not move.
+    return _raw_encoder.encode(value)
+
+
 def prepare(record: Record) -> Prepared:
     content = record.content()
-    # Key order is fixed by the importers (schema order, document order), so no sort_keys.
-    payload = json.dumps([content, record.raw], ensure_ascii=False, default=str)
-    return Prepared(record, content, hashlib.sha256(payload.encode()).hexdigest())
+    # The content's key order is the schema's field order and the importers' own
+    # fixed order, never the publisher's, so it is hashed as it is stored; the raw
+    # record follows the publisher's columns and is hashed (and stored) with sorted keys.
+    content_json = _content_encoder.encode(content)
+    raw_json = _canonical(record.raw)
+    digest = hashlib.sha256(f"{content_json}\n{raw_json}".encode()).hexdigest()
+    return Prepared(record, content, digest, content_json, raw_json)
 
 
 def content_hash(record: Record) -> str:
     return prepare(record).digest
+
+
+def gc_paused(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Run function with the cyclic garbage collector off.
+
+    Parsing and storing a list allocates millions of small objects that live
+    until the import ends; the collector would walk them again and again
+    (a third of a first OFAC import) and find nothing, since records hold no
+    reference cycles.  Reference counting still frees everything as usual.
+    """
+    @functools.wraps(function)
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if was_enabled:
+                gc.enable()
+    return paused
 
 
 def to_date(value: str | None) -> dt.date | None:
@@ -105,12 +155,18 @@ def compute_diff(session: Session, source: str, items: list[Prepared]) -> Diff:
             diff.unchanged += 1
     seen = {item.key for item in items}
     diff.removed = [(row.id, key) for key, row in stored.items() if key not in seen and row.status == "active"]
-    old_content = {}
+    old_content, old_raw = {}, {}
     for chunk in _chunks([c[1] for c in changed]):
-        result = session.execute(select(Designation.id, Designation.content).where(Designation.id.in_(chunk)))
-        old_content.update({row_id: content for row_id, content in result})
+        result = session.execute(select(Designation.id, Designation.content, Designation.raw)
+                                 .where(Designation.id.in_(chunk)))
+        for row_id, content, raw in result:
+            old_content[row_id], old_raw[row_id] = content, raw
     for item, row_id, status in changed:
         fields, before, after = changed_fields(old_content[row_id], item.content)
+        if status == "active" and not fields and _canonical(old_raw[row_id]) == item.raw_json:
+            diff.rehashed.append((row_id, item.digest))
+            diff.unchanged += 1
+            continue
         entry = (item, row_id, {"fields": fields or ["raw"], "before": before, "after": after})
         (diff.relisted if status != "active" else diff.amended).append(entry)
     return diff
@@ -121,7 +177,23 @@ def active_count(session: Session, source: str) -> int:
                           .where(Designation.source == source, Designation.status == "active")) or 0
 
 
-def check_shrink(session: Session, source: str, diff: Diff) -> None:
+def _stored_part_counts(session: Session, source: str) -> dict[str, int]:
+    """Names, identifiers and addresses of the source's active designations, one query each."""
+    counts = {}
+    for part in SHRINK_PARTS:
+        model = CHILD_MODELS[part]
+        counts[part] = session.scalar(
+            select(func.count()).select_from(model).join(Designation, Designation.id == model.designation_id)
+            .where(Designation.source == source, Designation.status == "active")) or 0
+    return counts
+
+
+def check_shrink(session: Session, source: str, diff: Diff, items: list[Prepared] | None = None) -> None:
+    """Refuse a publication that loses more than SHRINK_LIMIT of the designations, or of their parts.
+
+    The parts count too: an OFAC ``sdn.csv`` without its ``alt.csv`` and
+    ``add.csv`` keeps every designation but drops every alias and address.
+    """
     active = active_count(session, source)
     if active and len(diff.removed) > SHRINK_LIMIT * active:
         raise ShrinkRefused(
@@ -129,6 +201,17 @@ def check_shrink(session: Session, source: str, diff: Diff) -> None:
             f"({len(diff.removed) / active:.0%}, more than {SHRINK_LIMIT:.0%}); "
             f"re-run with --allow-shrink if that is right"
         )
+    if not active or items is None:
+        return
+    stored = _stored_part_counts(session, source)
+    for part in SHRINK_PARTS:
+        new = sum(len(getattr(item.record, part)) for item in items)
+        if stored[part] and stored[part] - new > SHRINK_LIMIT * stored[part]:
+            raise ShrinkRefused(
+                f"this publication has {new} {part} where the {active} active {source} designations have "
+                f"{stored[part]} ({(stored[part] - new) / stored[part]:.0%} fewer, more than {SHRINK_LIMIT:.0%}); "
+                f"is a file of the set missing? re-run with --allow-shrink if that is right"
+            )
 
 
 def _designation_values(item: Prepared) -> dict[str, Any]:
@@ -183,33 +266,40 @@ def _insert_children(session: Session, pairs: list[tuple[int, Prepared]]) -> Non
             rows[table].append(values)
     connection = session.connection()
     for table, values in rows.items():
-        if values:
-            connection.execute(CHILD_MODELS[table].__table__.insert(), values)
+        bulk.insert(connection, CHILD_MODELS[table].__table__, values)
 
 
 def apply_diff(session: Session, run: ImportRun, diff: Diff, removed_on: dt.date,
                progress: Callable[[int], None] | None = None) -> None:
+    """Write a computed diff: bulk inserts for new rows, executemany updates for changed ones.
+
+    The run must already be flushed (it is referenced by every row), which on
+    SQLite also means this transaction holds the write lock that
+    ``bulk.reserve_ids`` relies on.
+    """
     changes: list[dict[str, Any]] = []
     table = Designation.__table__
     connection = session.connection()
-    for chunk in _chunks(diff.added):
-        values = [{**_designation_values(r), "status": "active", "first_run_id": run.id,
-                   "changed_run_id": run.id} for r in chunk]
-        # A plain executemany, then one query for the new ids: RETURNING in
-        # parameter order would make SQLite insert row by row.
-        connection.execute(table.insert(), values)
-        keys = [r.key for r in chunk]
-        ids = dict(connection.execute(select(table.c.key, table.c.id).where(table.c.key.in_(keys))).all())
-        _insert_children(session, [(ids[r.key], r) for r in chunk])
-        changes += [{"run_id": run.id, "designation_id": ids[r.key], "key": r.key, "change": "added",
-                     "fields": [], "before": None, "after": None} for r in chunk]
+    # Ids are reserved up front so that designations, their children and their
+    # history go in as three streams with no read-back of the new ids.
+    ids = bulk.reserve_ids(connection, table, len(diff.added))
+    for start, chunk in zip(range(0, len(diff.added), ADD_CHUNK), _chunks(diff.added, ADD_CHUNK)):
+        chunk_ids = ids[start:start + len(chunk)]
+        bulk.insert(connection, table, [
+            {**_designation_values(r), "content": bulk.Encoded(r.content_json), "raw": bulk.Encoded(r.raw_json),
+             "id": row_id, "status": "active", "first_run_id": run.id, "changed_run_id": run.id,
+             "removed_on": None, "removed_run_id": None}
+            for row_id, r in zip(chunk_ids, chunk)])
+        _insert_children(session, list(zip(chunk_ids, chunk)))
+        changes += [{"run_id": run.id, "designation_id": row_id, "key": r.key, "change": "added",
+                     "fields": [], "before": None, "after": None} for row_id, r in zip(chunk_ids, chunk)]
         if progress:
             progress(len(chunk))
     for kind, entries in (("amended", diff.amended), ("relisted", diff.relisted)):
         for chunk in _chunks(entries):
-            ids = [row_id for _, row_id, _ in chunk]
+            chunk_ids = [row_id for _, row_id, _ in chunk]
             for model in CHILD_MODELS.values():
-                session.execute(delete(model).where(model.designation_id.in_(ids)))
+                session.execute(delete(model).where(model.designation_id.in_(chunk_ids)))
             session.execute(update(Designation), [
                 {**_designation_values(r), "id": row_id, "status": "active", "removed_on": None,
                  "removed_run_id": None, "changed_run_id": run.id} for r, row_id, _ in chunk])
@@ -224,5 +314,6 @@ def apply_diff(session: Session, run: ImportRun, diff: Diff, removed_on: dt.date
              "changed_run_id": run.id} for row_id, _ in chunk])
         changes += [{"run_id": run.id, "designation_id": row_id, "key": key, "change": "removed",
                      "fields": [], "before": None, "after": None} for row_id, key in chunk]
-    for chunk in _chunks(changes, 2000):
-        connection.execute(DesignationChange.__table__.insert(), chunk)
+    for chunk in _chunks(diff.rehashed):
+        session.execute(update(Designation), [{"id": row_id, "content_hash": digest} for row_id, digest in chunk])
+    bulk.insert(connection, DesignationChange.__table__, changes)

@@ -65,6 +65,8 @@ def _target_summaries(session: Session, keys: set[str]) -> dict[str, dict[str, A
                                   Designation.kind).where(Designation.key.in_(sorted(keys))))
     out: dict[str, dict[str, Any]] = {}
     for key, name, jurisdiction, status, kind in rows:
+        if key not in target_of:
+            continue  # not placed by the matcher yet: no target page to link to
         target = out.setdefault(target_of[key], {"target_id": target_of[key], "name": name, "kind": kind,
                                                  "jurisdictions": {}})
         if target["jurisdictions"].get(jurisdiction) != "active":
@@ -97,7 +99,7 @@ def _links(session: Session, target_id: str, members: list[dict[str, Any]]) -> l
         target_of = queries.target_ids(session, {k for ks in keys_by_text.values() for k in ks})
         key_of = {m["id"]: m["key"] for m in members}
         for designation_id, text_, label in outgoing:
-            targets = sorted({target_of[k] for k in keys_by_text.get(text_, ())} - {target_id})
+            targets = sorted({target_of[k] for k in keys_by_text.get(text_, ()) if k in target_of} - {target_id})
             out.append({"direction": "to", "relation": "linked to", "stated_by": key_of[designation_id],
                         "name": label, "targets": [summaries[t] for t in targets]})
     own_names = sorted({t for t in session.scalars(select(SearchEntry.text).where(
@@ -110,7 +112,7 @@ def _links(session: Session, target_id: str, members: list[dict[str, Any]]) -> l
         target_of = queries.target_ids(session, {k for k, _ in incoming})
         grouped: dict[str, list[str]] = defaultdict(list)
         for key, label in incoming:
-            if target_of[key] != target_id:
+            if target_of.get(key, target_id) != target_id:
                 grouped[target_of[key]].append(key)
         for other, keys in sorted(grouped.items(), key=lambda kv: summaries[kv[0]]["name"].casefold()):
             out.append({"direction": "from", "relation": "linked to this target", "stated_by": sorted(keys)[0],

@@ -4,7 +4,10 @@ Every test that takes ``engine`` runs twice: on a fresh SQLite file and on
 a fresh PostgreSQL schema of the server named by ``SANCTIONS_TEST_DB``
 (``.ci/run`` sets it).  Without that variable the PostgreSQL half skips and
 says why.  Real-data tests read ``../shared/data`` beside the repository
-(or ``SANCTIONS_SHARED_DATA``) and skip with the path they looked for.
+(or the ``data`` folder that ``SANCTIONS_SHARED_DATA`` names) and skip with
+the path they looked for; a ``SANCTIONS_SHARED_DATA`` that holds no ``lists``
+folder fails them instead, since a CI run that skips every real-data test by
+mistake would look green.
 """
 from __future__ import annotations
 
@@ -18,13 +21,21 @@ from sqlalchemy import create_engine, text
 from sanctions import db
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("SANCTIONS_SHARED_DATA", REPO.parent / "shared" / "data"))
+SHARED_DATA_SETTING = os.environ.get("SANCTIONS_SHARED_DATA")
+SHARED_DATA = Path(SHARED_DATA_SETTING or REPO.parent / "shared" / "data")
 LISTS = SHARED_DATA / "lists"
 SAMPLES = REPO / "sanctions" / "samples"
 
 
 def real_file(*parts: str) -> Path:
-    """A file under ../shared/data/lists, or skip the test naming what is missing."""
+    """A file under ../shared/data/lists, or skip the test naming what is missing.
+
+    An explicit SANCTIONS_SHARED_DATA is a promise that the data is there, so
+    a value without a ``lists`` folder (say, the lists folder itself) fails.
+    """
+    if SHARED_DATA_SETTING and not LISTS.is_dir():
+        pytest.fail(f"SANCTIONS_SHARED_DATA={SHARED_DATA_SETTING} has no 'lists' folder: it must name the data "
+                    f"folder that holds lists/ (e.g. ../shared/data), not {LISTS}", pytrace=False)
     path = LISTS.joinpath(*parts)
     if not path.exists():
         pytest.skip(f"real list file {path} is absent (tests with full files need ../shared/data)")
@@ -61,3 +72,16 @@ def engine(db_url):
     engine = db.connect(db_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _error_log_outside_the_repository(tmp_path_factory):
+    """Internal errors are logged to $SANCTIONS_LOG: keep the tests' log out of the working tree."""
+    path = tmp_path_factory.mktemp("log") / "sanctions-errors.log"
+    previous = os.environ.get("SANCTIONS_LOG")
+    os.environ["SANCTIONS_LOG"] = str(path)
+    yield
+    if previous is None:
+        os.environ.pop("SANCTIONS_LOG", None)
+    else:
+        os.environ["SANCTIONS_LOG"] = previous

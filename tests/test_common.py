@@ -4,6 +4,9 @@ import pytest
 from importers.common import DateError, imo_is_valid, normalize_id, parse_birth_dates
 from importers.countries import country_code, country_codes
 from sanctions.regimes import regimes_for
+from matchers.features import birth_interval
+from matchers.score import birth_date_relation
+from sanctions.schema import BirthDate
 
 
 def one(text):
@@ -44,13 +47,18 @@ def test_circa_and_alternatives():
 
 
 def test_compatibility_of_precisions():
-    (year,) = parse_birth_dates("1965")
-    (day,) = parse_birth_dates("1965-04-29")
-    (other,) = parse_birth_dates("1971-07-09")
-    (circa,) = parse_birth_dates("circa 1966")
-    assert year.compatible_with(day) and day.compatible_with(year)
-    assert day.compatible_with(other) is False
-    assert circa.compatible_with(day)
+    """Parsed dates go through the matcher's rule, the only one that compares dates of birth."""
+    def relation(a, b):
+        return birth_date_relation([birth_interval(d.earliest, d.latest, d.circa) for d in parse_birth_dates(a)],
+                                   [birth_interval(d.earliest, d.latest, d.circa) for d in parse_birth_dates(b)])
+    assert relation("1965", "1965-04-29") == relation("1965-04-29", "1965") == "compatible"
+    assert relation("1965-04-29", "1971-07-09") == "conflict"
+    assert relation("circa 1966", "1965-04-29") == "compatible"
+    assert relation("1965-04-29", "1965-04-29") == "same-day"
+    # OFAC writes a year alone as 01 Jan: a bare 1 January is the whole year.
+    assert relation("1965-01-01", "1965-04-29") == "compatible"
+    assert relation("1952-09-05", "1962-09-05") == "near"
+    assert not hasattr(BirthDate, "compatible_with")
 
 
 @pytest.mark.parametrize("text", ["unknown", "31 Foo 1960", "1960-13-01", "31/02/1970"])
@@ -77,6 +85,9 @@ def test_country_lists_split_only_when_every_piece_is_a_country():
 
 def test_identifiers():
     assert normalize_id("No. 12-34 56/A") == "NO123456A"
+    # Letters of other scripts are part of the number, not noise to drop.
+    assert normalize_id("АВ 1234567") == "АВ1234567" != normalize_id("ВМ 1234567")
+    assert normalize_id("Pasaporte é-12") == "PASAPORTEE12"
     assert imo_is_valid("7406784") and imo_is_valid("9074729")
     assert not imo_is_valid("7406785")
 

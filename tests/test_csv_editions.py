@@ -3,7 +3,9 @@
 Each test writes the CSV edition of a genuine XML excerpt, laid out as the
 publisher documents it (the EU's 1.1 column list; the FCDO's 58-column
 header after a ``Report Date`` line, one row per name), and checks that
-both editions import to the same records.
+both editions import to the same records.  Since such a CSV shares any
+misreading with the XML it comes from, each CSV format also has one
+hand-written record checked field by field against typed-in values.
 """
 from __future__ import annotations
 
@@ -228,7 +230,8 @@ def test_fcdo_csv_edition_imports_like_the_xml(tmp_path):
 
 
 def test_ofac_advanced_xml_imports_like_the_csv():
-    """OFAC's advanced schema, on two real SDN records written in it (no real file was available)."""
+    """OFAC's advanced schema, on two real SDN records written in it (the real non-SDN advanced file is
+    tested in test_importers_real.py)."""
     from tests.conftest import REPO
 
     advanced = importers.load("us-sdn", str(REPO / "tests" / "data" / "sdn_advanced_excerpt.xml"))[1]
@@ -250,3 +253,105 @@ def test_ofac_advanced_xml_imports_like_the_csv():
             "Financial Sanctions Regulations") in [(a.label, a.value) for a in nasrallah.attributes]
     assert (ebano.vessel.imo, ebano.vessel.flag, ebano.vessel.type, ebano.vessel.tonnage,
             ebano.vessel.gross_tonnage) == ("7406784", "PA", "General Cargo", "2595", "1865")
+
+
+# Hand-written records: each edition read on its own, field by field, against values typed here
+# (the tests above compare the CSV with the XML it was made from, which cannot catch a
+# misreading that both editions share).
+
+def hand_written_csv(columns, rows, delimiter=",", first_line=""):
+    out = io.StringIO()
+    out.write(first_line)
+    writer = csv.DictWriter(out, fieldnames=columns, delimiter=delimiter, lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+EU_ENTITY = {
+    "fileGenerationDate": "28/10/2026", "Entity_LogicalId": "999001", "Entity_EU_ReferenceNumber": "EU.9999.99",
+    "Entity_DesignationDate": "2022-02-25", "Entity_Remark": "Hand-written test record.",
+    "Entity_SubjectType": "person", "Entity_SubjectType_ClassificationCode": "P",
+    "Entity_Regulation_Type": "regulation", "Entity_Regulation_PublicationDate": "2022-02-25",
+    "Entity_Regulation_NumberTitle": "2022/330 (OJ L53)", "Entity_Regulation_Programme": "RUS",
+    "Entity_Regulation_PublicationUrl": "https://eur-lex.europa.eu/legal-content/EN/TXT/?uri=OJ:L:2022:053:TOC",
+}
+
+
+def test_eu_csv_hand_written_record(tmp_path):
+    rows = [
+        {**EU_ENTITY, "NameAlias_LastName": "PETROV", "NameAlias_FirstName": "Ivan",
+         "NameAlias_MiddleName": "Sergeyevich", "NameAlias_WholeName": "Ivan Sergeyevich PETROV",
+         "NameAlias_Gender": "M", "NameAlias_Function": "Deputy Minister of Defence", "NameAlias_LogicalId": "1001",
+         "BirthDate_BirthDate": "1961-05-14", "BirthDate_City": "Omsk", "BirthDate_CountryIso2Code": "RU",
+         "BirthDate_CountryDescription": "RUSSIAN FEDERATION", "BirthDate_LogicalId": "2001",
+         "Identification_Number": "7203456789", "Identification_TypeCode": "passport",
+         "Identification_TypeDescription": "National passport", "Identification_IssuedDate": "2015-03-01",
+         "Identification_CountryIso2Code": "RU", "Identification_CountryDescription": "RUSSIAN FEDERATION",
+         "Identification_LogicalId": "3001", "Citizenship_CountryIso2Code": "RU",
+         "Citizenship_CountryDescription": "RUSSIAN FEDERATION", "Citizenship_LogicalId": "4001",
+         "Address_Street": "Frunzenskaya naberezhnaya 22", "Address_ZipCode": "119160", "Address_City": "Moscow",
+         "Address_CountryIso2Code": "RU", "Address_CountryDescription": "RUSSIAN FEDERATION",
+         "Address_LogicalId": "5001"},
+        {**EU_ENTITY, "NameAlias_WholeName": "Иван Сергеевич ПЕТРОВ", "NameAlias_NameLanguage": "RU",
+         "NameAlias_LogicalId": "1002"},
+    ]
+    path = tmp_path / "20261028-FULL-1_1.csv"
+    path.write_text("\ufeff" + hand_written_csv(EU_COLUMNS, rows, delimiter=";"), encoding="utf-8")
+    parsed = importers.load("eu", str(path))[1]
+    assert (parsed.format, parsed.published_on) == ("eu-fsf-csv", "2026-10-28")
+    (d,) = parsed.designations
+    assert (d.key, d.kind, d.name, d.listed_on) == ("eu:999001", "person", "Ivan Sergeyevich PETROV", "2022-02-25")
+    assert (d.programmes, d.legal_basis, d.remarks) == (["RUS"], "2022/330 (OJ L53)", "Hand-written test record.")
+    assert (d.gender, d.position, d.title) == ("male", "Deputy Minister of Defence", None)
+    assert [(n.full, n.type, n.script, n.language) for n in d.names] == [
+        ("Ivan Sergeyevich PETROV", "primary", "Latn", None), ("Иван Сергеевич ПЕТРОВ", "alias", "Cyrl", "RU")]
+    assert d.names[0].parts == {"firstName": "Ivan", "middleName": "Sergeyevich", "lastName": "PETROV"}
+    assert [(b.earliest, b.latest, b.precision) for b in d.birth_dates] == [("1961-05-14", "1961-05-14", "day")]
+    assert [(p.text, p.country) for p in d.birth_places] == [("Omsk, RUSSIAN FEDERATION", "RU")]
+    assert [(c.code, c.role) for c in d.countries] == [("RU", "citizenship")]
+    assert [(i.type, i.value, i.country, i.label, i.note) for i in d.identifiers] == [
+        ("passport", "7203456789", "RU", "National passport", "issued 2015-03-01")]
+    assert [(a.text, a.city, a.country) for a in d.addresses] == [
+        ("Frunzenskaya naberezhnaya 22, 119160, Moscow, RUSSIAN FEDERATION", "Moscow", "RU")]
+    assert ("EU reference number", "EU.9999.99") in [(a.label, a.value) for a in d.attributes]
+
+
+def test_fcdo_csv_hand_written_record(tmp_path):
+    common = {"Last Updated": "16/03/2022", "Unique ID": "RUS9999", "OFSI Group ID": "99999",
+              "Regime Name": "Russia", "Designation Type": "Individual", "Designation source": "UK",
+              "Sanctions Imposed": "Asset freeze|Travel Ban", "Date Designated": "15/03/2022",
+              "UK Statement of Reasons": "Hand-written test record."}
+    rows = [
+        {**common, "Name 6": "PETROV", "Name 1": "Ivan", "Name 2": "Sergeyevich", "Name type": "Primary Name",
+         "Title": "General", "D.O.B": "14/05/1961", "Nationality(/ies)": "Russia", "Passport number": "7203456789",
+         "Passport additional information": "Russia", "Position": "Deputy Minister of Defence", "Gender": "Male",
+         "Town of birth": "Omsk", "Country of birth": "Russia", "Address Line 1": "Frunzenskaya naberezhnaya 22",
+         "Address Line 2": "Moscow", "Address Postal Code": "119160", "Address Country": "Russia"},
+        {**common, "Name 6": "PETROFF", "Name 1": "Ivan", "Name type": "Alias", "Alias strength": "Good quality a.k.a",
+         "Name non-latin script": "Иван Сергеевич ПЕТРОВ", "Non-latin script type": "Cyrillic",
+         "Non-latin script language": "Russian"},
+        {**common, "Name 6": "VANYA", "Name type": "Alias", "Alias strength": "Low quality a.k.a"},
+    ]
+    path = tmp_path / "UK-Sanctions-List.csv"
+    path.write_text(hand_written_csv(FCDO_HEADER, rows, first_line="Report Date: 07-Sep-2026\r\n"),
+                    encoding="utf-8-sig")
+    parsed = importers.load("gb", str(path))[1]
+    assert (parsed.format, parsed.published_on) == ("fcdo-csv", "2026-09-07")
+    (d,) = parsed.designations
+    assert (d.key, d.kind, d.name) == ("gb:RUS9999", "person", "Ivan Sergeyevich PETROV")
+    assert (d.listed_on, d.updated_on, d.programmes) == ("2022-03-15", "2022-03-16", ["Russia"])
+    assert (d.reasons, d.title, d.position, d.gender) == ("Hand-written test record.", "General",
+                                                          "Deputy Minister of Defence", "male")
+    assert [(n.full, n.type) for n in d.names] == [
+        ("Ivan Sergeyevich PETROV", "primary"), ("Ivan PETROFF", "alias"), ("VANYA", "weak"),
+        ("Иван Сергеевич ПЕТРОВ", "alias")]
+    assert d.names[3].language == "Russian" and d.names[3].script == "Cyrl"
+    assert [(b.earliest, b.latest, b.precision) for b in d.birth_dates] == [("1961-05-14", "1961-05-14", "day")]
+    assert [(p.text, p.country) for p in d.birth_places] == [("Omsk, Russia", "RU")]
+    assert [(c.code, c.role) for c in d.countries] == [("RU", "nationality")]
+    assert [(i.type, i.value, i.note) for i in d.identifiers] == [("passport", "7203456789", "Russia")]
+    assert [(a.text, a.city, a.country) for a in d.addresses] == [
+        ("Frunzenskaya naberezhnaya 22, Moscow, 119160, Russia", "Moscow", "RU")]
+    assert [(a.label, a.value) for a in d.attributes] == [
+        ("OFSI Group ID", "99999"), ("Designation source", "UK"), ("Sanctions imposed", "Asset freeze|Travel Ban")]

@@ -5,17 +5,18 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import shutil
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
-from sanctions import gaps, imports, matching, review
+from sanctions import gap_queries as gaps, imports, matching, pipeline, queries, review
 from sanctions.cli import main
 from sanctions.demo import SAMPLE_FILES
 from sanctions.db import session_factory
-from sanctions.models import Gap, PairDecision
+from sanctions.models import Gap, PairDecision, TargetMember
 from tests.conftest import SAMPLES
 
 SADDAM = ("us-sdn:7843", "gb:IRQ0062", "un:6908048", "eu:13")
@@ -28,13 +29,24 @@ def import_samples(engine, *, gb=None, us=None, only=None, force=False):
     for source, path in files.items():
         if only is None or source in only:
             runs[source] = imports.run_import(engine, source, str(path), force=force, allow_shrink=True)
-    matching.run_match(engine)
+    pipeline.match(engine)
     return runs
 
 
 def gap(engine, gap_id) -> Gap | None:
     with session_factory(engine)() as session:
         return session.get(Gap, gap_id)
+
+
+def gap_id(engine, a: str, b: str, key: str, delisted: bool = False) -> str:
+    """The id of the (A, B) gap of the target that holds designation ``key`` now."""
+    with session_factory(engine)() as session:
+        target = queries.target_ids(session, [key])[key]
+    return f"{a}-{b}:delisted:{target}" if delisted else f"{a}-{b}:{target}"
+
+
+def gap_of(engine, a: str, b: str, key: str, delisted: bool = False) -> Gap | None:
+    return gap(engine, gap_id(engine, a, b, key, delisted))
 
 
 def uk_sample_without(tmp_path, ref: str, replace: tuple[str, str] | None = None):
@@ -54,10 +66,10 @@ def cli(db_url, *args):
 
 def test_known_gap_and_non_gap(engine, db_url):
     import_samples(engine)
-    volodin = gap(engine, f"us-gb:{VOLODIN}")
+    volodin = gap_of(engine, "us", "gb", VOLODIN)
     assert volodin.state == "open" and volodin.kind == "missing" and volodin.disposition == "open"
-    assert gap(engine, "us-gb:us-sdn:7843") is None  # listed by the US, the UK, the UN and the EU
-    assert gap(engine, "gb-us:gb:IRQ0062") is None
+    assert gap_of(engine, "us", "gb", "us-sdn:7843") is None  # listed by the US, the UK, the UN and the EU
+    assert gap_of(engine, "gb", "us", "gb:IRQ0062") is None
 
     with session_factory(engine)() as session:
         found = gaps.find_gaps(session, gaps.GapQuery("us", ["gb"], regime="russia", kind="person"))
@@ -66,21 +78,27 @@ def test_known_gap_and_non_gap(engine, db_url):
     assert all(g["designations"][0]["kind"] == "person" and "russia" in g["regimes"] for g in found)
 
     table = cli(db_url, "gaps", "--designated-by", "us", "--not-by", "gb", "--regime", "russia")
-    assert table.exit_code == 0 and f"us-gb:{VOLODIN}" in table.output
+    assert table.exit_code == 0 and gap_id(engine, "us", "gb", VOLODIN) in table.output
     rows = list(csv.DictReader(io.StringIO(cli(db_url, "gaps", "--designated-by", "us", "--not-by", "gb",
                                                "--format", "csv").output)))
-    assert any(r["gap"] == f"us-gb:{VOLODIN}" and r["regimes"] == "russia" for r in rows)
+    assert any(r["gap"] == gap_id(engine, "us", "gb", VOLODIN) and r["regimes"] == "russia" for r in rows)
 
 
 def test_not_by_all_or_any(engine):
     import_samples(engine)
     with session_factory(engine)() as session:
         both = gaps.find_gaps(session, gaps.GapQuery("us", ["gb", "ca"]))
-        anyone = gaps.find_gaps(session, gaps.GapQuery("us", ["any"]))
-        gb_only = gaps.find_gaps(session, gaps.GapQuery("us", ["gb"]))
+        anyone = {g["target"] for g in gaps.find_gaps(session, gaps.GapQuery("us", ["any"]))}
+        alone = {j: {g["target"] for g in gaps.find_gaps(session, gaps.GapQuery("us", [j]))}
+                 for j in ("eu", "gb", "ca", "un")}
+    # Several jurisdictions: the targets that none of them designates, i.e. the intersection;
+    # non-empty (Volodin is on neither sample) and narrower than one jurisdiction alone.
+    assert {g["target"] for g in both} == alone["gb"] & alone["ca"]
+    assert 0 < len(both) < len(alone["gb"])
+    assert any(g["designations"][0]["key"] == VOLODIN for g in both)
     assert all(set(g["not_by"]) == {"gb", "ca"} for g in both)
-    assert {g["target"] for g in both} <= {g["target"] for g in gb_only}
-    assert len(anyone) >= len(gb_only)
+    # "any": the targets that at least one other jurisdiction does not designate, i.e. the union.
+    assert anyone == set().union(*alone.values()) and len(anyone) > len(alone["gb"])
 
 
 def test_matrix_and_stats(engine, db_url):
@@ -100,10 +118,10 @@ def test_matrix_and_stats(engine, db_url):
 
 def test_gap_closes_when_the_other_list_adds_the_target(engine, tmp_path):
     import_samples(engine, gb=uk_sample_without(tmp_path, "IRQ0062"))
-    opened = gap(engine, "us-gb:us-sdn:7843")
+    opened = gap_of(engine, "us", "gb", "us-sdn:7843")
     assert opened.state == "open"
     runs = import_samples(engine)
-    closed = gap(engine, "us-gb:us-sdn:7843")
+    closed = gap_of(engine, "us", "gb", "us-sdn:7843")
     assert closed.state == "closed" and closed.closed_reason == "aligned"
     assert closed.closed_run_id == runs["gb"].id and closed.closed_on is not None
 
@@ -124,7 +142,7 @@ def test_near_miss_is_shown_with_its_candidate(engine, tmp_path):
 
 def test_decisions_survive_reimport_and_full_rematch(engine, db_url):
     import_samples(engine)
-    volodin_gap = f"us-gb:{VOLODIN}"
+    volodin_gap = gap_id(engine, "us", "gb", VOLODIN)
     assert cli(db_url, "review", "gap", volodin_gap, "under-review", "--by", "A. Officer").exit_code == 0
     out = cli(db_url, "review", "gap", volodin_gap, "confirmed", "--by", "A. Officer", "--note", "propose")
     assert out.exit_code == 0, out.output
@@ -132,7 +150,7 @@ def test_decisions_survive_reimport_and_full_rematch(engine, db_url):
     assert out.exit_code == 0, out.output
 
     import_samples(engine, force=True)
-    matching.run_match(engine, full=True)
+    pipeline.match(engine, full=True)
     assert gap(engine, volodin_gap).disposition == "confirmed" and not gap(engine, volodin_gap).needs_review
     assert not matching_together(engine, "eu:13", "us-sdn:7843")
     with session_factory(engine)() as session:
@@ -151,15 +169,15 @@ def test_negative_pair_decision_splits_a_cluster_and_opens_gaps(engine, db_url):
     out = cli(db_url, "review", "pair", "us-sdn:7843", "eu:13", "different", "--by", "C. Officer")
     assert out.exit_code == 0 and "gaps opened" in out.output
     assert not matching_together(engine, "eu:13", "us-sdn:7843")
-    assert gap(engine, "eu-us:eu:13").state == "open"
+    assert gap_of(engine, "eu", "us", "eu:13").state == "open"
     out = cli(db_url, "review", "pair", "us-sdn:7843", "eu:13", "same", "--by", "C. Officer")
     assert matching_together(engine, "eu:13", "us-sdn:7843")
-    assert gap(engine, "eu-us:eu:13").state == "closed"
+    assert gap_of(engine, "eu", "us", "eu:13").state == "closed"
 
 
 def test_material_change_flags_decisions_for_rereview(engine, db_url, tmp_path):
     import_samples(engine)
-    volodin_gap = f"us-gb:{VOLODIN}"
+    volodin_gap = gap_id(engine, "us", "gb", VOLODIN)
     review.set_gap_status(engine, volodin_gap, "under-review", "A. Officer")
     review.decide_pair(engine, "us-sdn:7843", "gb:IRQ0062", "same", "B. Officer")
     folder = tmp_path / "us"
@@ -180,7 +198,7 @@ def test_material_change_flags_decisions_for_rereview(engine, db_url, tmp_path):
 
 def test_review_rules(engine, db_url):
     import_samples(engine)
-    volodin_gap = f"us-gb:{VOLODIN}"
+    volodin_gap = gap_id(engine, "us", "gb", VOLODIN)
     skip = cli(db_url, "review", "gap", volodin_gap, "confirmed", "--by", "X")
     assert skip.exit_code != 0 and "can move to under-review" in skip.output
     cli(db_url, "review", "gap", volodin_gap, "under-review", "--by", "X")
@@ -194,7 +212,7 @@ def test_review_rules(engine, db_url):
 
 def test_audit_log_is_append_only(engine, db_url):
     import_samples(engine)
-    review.set_gap_status(engine, f"us-gb:{VOLODIN}", "under-review", "A. Officer", note="looking")
+    review.set_gap_status(engine, gap_id(engine, "us", "gb", VOLODIN), "under-review", "A. Officer", note="looking")
     rows = list(csv.DictReader(io.StringIO(cli(db_url, "audit").output)))
     (entry,) = [r for r in rows if r["action"] == "gap-disposition"]
     assert entry["actor"] == "A. Officer" and json.loads(entry["before"])["disposition"] == "open"
@@ -216,8 +234,8 @@ def test_delisted_by_one_still_listed_by_another(engine, db_url, tmp_path):
     shorter = tmp_path / "consolidated.xml"
     shorter.write_text(text[:begin] + text[end:], encoding="utf-8")
     assert imports.run_import(engine, "un", str(shorter)).removed == 1
-    matching.run_match(engine)
-    drift = gap(engine, "un-gb:delisted:un:6908048")
+    pipeline.match(engine)
+    drift = gap_of(engine, "un", "gb", "un:6908048", delisted=True)
     assert drift is not None and drift.state == "open" and drift.kind == "delisted"
     out = cli(db_url, "gaps", "--designated-by", "un", "--not-by", "gb", "--delisted", "--format", "json")
     (entry,) = json.loads(out.output)
@@ -231,3 +249,57 @@ def test_since_filters_on_the_listing_date(engine):
         everything = gaps.find_gaps(session, gaps.GapQuery("gb", ["ca"]))
     assert recent and len(recent) < len(everything)
     assert all(g["listed_on"] is None or g["listed_on"] >= "2022-07-01" for g in recent)
+
+
+def test_stats_table_lines_up_with_one_number_type_per_column(engine, db_url):
+    import_samples(engine)
+    table = cli(db_url, "gaps", "--stats").output.splitlines()
+    assert len(table) > 10 and table[0].split() == ["designated_by", "other", "regime", "targets", "aligned",
+                                                    "open_gaps", "share_aligned", "median_days_to_align", "timed"]
+    # Right-aligned numbers: every line ends at the same column, and each column's cells end together.
+    assert len({len(line) for line in table}) == 1
+    for column in ("share_aligned", "median_days_to_align"):
+        end = table[0].index(column) + len(column)
+        assert all(line[end - 1] != " " for line in table), column
+    medians = [json_row["median_days_to_align"] for json_row in
+               json.loads(cli(db_url, "gaps", "--stats", "--format", "json").output)]
+    assert {type(m) for m in medians if m is not None} == {float}
+    cells = [line.split()[7] for line in table[1:]]
+    assert all(c == "-" or re.fullmatch(r"\d+\.\d", c) for c in cells) and any(c != "-" for c in cells)
+
+
+def test_match_stage_does_not_run_the_next_stages(engine):
+    for source, path in SAMPLE_FILES:
+        imports.run_import(engine, source, str(path))
+    run = matching.run_match(engine, full=True)
+    with session_factory(engine)() as session:
+        assert run.linked > 0
+        assert session.scalar(select(func.count()).select_from(TargetMember)) == 0
+        assert session.scalar(select(func.count()).select_from(Gap)) == 0
+    stages = []
+    pipeline.match(engine, progress=lambda phase, done, total: stages.append((phase.split()[0], done, total)))
+    assert [s for s in stages if s[1] == s[2]] == [("scoring", 1, 1), ("clustering", 1, 1), ("gaps", 1, 1)]
+    with session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).select_from(Gap)) > 0
+
+
+def test_pages_in_sql_and_streamed_evidence_pack(engine, db_url):
+    import_samples(engine)
+    query = gaps.GapQuery("us", ["any"])
+    with session_factory(engine)() as session:
+        everything = gaps.find_gaps(session, query)
+        pages, offset = [], 0
+        while True:
+            page, total = gaps.gap_page(session, query, limit=7, offset=offset)
+            if not page:
+                break
+            pages += page
+            offset += 7
+        russia, russia_total = gaps.gap_page(session, gaps.GapQuery("us", ["gb"], regime="russia", kind="person"),
+                                             limit=50)
+    assert total == len(everything) > 14 and [g["target"] for g in pages] == [g["target"] for g in everything]
+    assert russia_total == len(russia) and all("russia" in g["regimes"] for g in russia)
+    out = cli(db_url, "gaps", "--designated-by", "us", "--not-by", "any", "--format", "json")
+    pack = json.loads(out.output)
+    assert [g["target"] for g in pack] == [g["target"] for g in everything]
+    assert all(e["evidence"]["designated"] and e["evidence"]["designated"][0]["source_record"] for e in pack)

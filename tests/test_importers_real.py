@@ -213,3 +213,94 @@ def test_eu_fsf_xml():
     assert "Abdul Manan" in names(agha, "alias")
     cyrillic = [n for d in eu.values() for n in d.names if n.script == "Cyrl"]
     assert "Анатолий Алексеевич СИДОРОВ" in [n.full for n in cyrillic]
+
+
+# OFAC's advanced XML: the real non-SDN publication of 2020-03-17 (375 parties; see PROVENANCE.md).
+ADVANCED_NS = "{http://www.un.org/sanctions/1.0}"
+
+
+@pytest.fixture(scope="module")
+def advanced():
+    return importers.load("us-cons", str(real_file("us", "cons_advanced.xml")))[1]
+
+
+def test_ofac_advanced_real_counts(advanced):
+    # The expected counts are read from the file with a plain lxml walk, not through the importer.
+    from lxml import etree
+
+    root = etree.parse(str(real_file("us", "cons_advanced.xml"))).getroot()
+    parties = root.findall(f".//{ADVANCED_NS}DistinctParty")
+    individual = {t.get("ID") for t in root.iter(f"{ADVANCED_NS}PartyType") if t.text == "Individual"}
+    person_subtypes = {t.get("ID") for t in root.iter(f"{ADVANCED_NS}PartySubType")
+                       if t.get("PartyTypeID") in individual}
+    persons = sum(p.find(f"{ADVANCED_NS}Profile").get("PartySubTypeID") in person_subtypes for p in parties)
+    assert advanced.format == "ofac-advanced" and advanced.published_on == "2020-03-17"
+    assert len(advanced.designations) == len(parties) == 375
+    assert Counter(d.kind for d in advanced.designations) == {"person": persons, "organization": 375 - persons}
+    assert persons == 82
+    assert {d.key for d in advanced.designations} == {f"us-cons:{p.get('FixedRef')}" for p in parties}
+    # Nothing in the real file is unreadable or of an unknown type.
+    assert advanced.warnings == [] and [w for d in advanced.designations for w in d.warnings] == []
+
+
+def test_ofac_advanced_real_person(advanced):
+    d = next(r for r in advanced.designations if r.key == "us-cons:9639")
+    assert (d.kind, d.name, d.listed_on, d.programmes) == ("person", "Ismail Abdul Salah HANIYA", "2006-04-12",
+                                                           ["NS-PLC"])
+    assert d.legal_basis == "General License 4 Under EO 13224 (Terrorism)"
+    assert [(n.full, n.type) for n in d.names] == [("Ismail Abdul Salah HANIYA", "primary"),
+                                                   ("Ismail HANIYA", "alias"), ("Ismaeel HANIYYA", "alias")]
+    assert d.names[0].parts == {"last_name": "HANIYA", "first_name": "Ismail Abdul Salah"}
+    assert [(b.earliest, b.latest, b.precision) for b in d.birth_dates] == [("1962-01-01", "1962-12-31", "year")]
+    assert [p.text for p in d.birth_places] == ["Shati"]
+    # Its only Location is an "undetermined" area code: nothing to keep.
+    assert d.addresses == [] and d.identifiers == [] and d.countries == []
+
+
+def test_ofac_advanced_real_person_with_passport_and_citizenship(advanced):
+    d = next(r for r in advanced.designations if r.key == "us-cons:26182")
+    assert (d.name, d.gender, d.listed_on, d.programmes) == ("Evren KAYAKIRAN", "male", "2019-02-07", ["FSE-IR"])
+    assert [(b.earliest, b.precision) for b in d.birth_dates] == [("1980-02-08", "day")]
+    assert [(i.type, i.value, i.country) for i in d.identifiers] == [("passport", "U00242309", "TR")]
+    # The citizenship is a Location holding only the text "Turkey" (no LocationCountry).
+    assert [(c.code, c.role) for c in d.countries] == [("TR", "citizenship")]
+    assert [(a.text, a.country) for a in d.addresses] == [("Turkey", "TR")]
+
+
+def test_ofac_advanced_real_organisation(advanced):
+    d = next(r for r in advanced.designations if r.key == "us-cons:17018")
+    assert (d.kind, d.name, d.listed_on, d.programmes) == ("organization", "Sberbank of Russia", "2014-09-12",
+                                                           ["UKRAINE-EO13662"])
+    assert [(n.full, n.type) for n in d.names] == [
+        ("Sberbank of Russia", "primary"), ("Sberbank Rossii", "alias"), ("Sberbank Rossii OAO", "fka"),
+        ("Otkrytoe Aktsionernoe Obshchestvo Sberbank Rossii", "fka")]
+    assert [(i.type, i.value) for i in d.identifiers] == [("swift-bic", "SABRRUMM")]
+    assert [(a.text, a.country) for a in d.addresses] == [("19 ul. Vavilova, Moscow, 117997, Russia", "RU")]
+    assert sorted((c.type, c.value) for c in d.contacts) == [("email", "sbrf@sbrf.ru"), ("website", "www.sberbank.ru")]
+    assert [(a.label, a.value) for a in d.attributes] == [
+        ("Executive Order 13662 Directive Determination", "Subject to Directive 1")]
+    # A feature whose value is only a location is kept, not dropped.
+    registered = next(r for r in advanced.designations if r.key == "us-cons:23552")
+    assert ("Nationality of Registration", "Russia") in [(a.label, a.value) for a in registered.attributes]
+
+
+def test_ofac_advanced_real_against_the_2025_legacy_xml(advanced):
+    """The same non-SDN list five years later: what may change (names, new numbers) and what may not."""
+    later = {d.key: d for d in importers.load("us-cons", str(real_file("us", "consolidated.xml")))[1].designations}
+    then = {d.key: d for d in advanced.designations}
+    common = sorted(set(then) & set(later))
+    assert len(common) >= 360  # 366: nine parties left the list between 2020 and 2025
+    # The kind, the dates of birth and the nationalities of a party do not change.
+    assert all(then[k].kind == later[k].kind for k in common)
+    assert all(sorted((b.earliest, b.latest) for b in then[k].birth_dates)
+               == sorted((b.earliest, b.latest) for b in later[k].birth_dates) for k in common)
+    same_countries = sum(sorted((c.code, c.role) for c in then[k].countries)
+                         == sorted((c.code, c.role) for c in later[k].countries) for k in common)
+    assert same_countries >= len(common) - 2
+    # Names: Russian companies were renamed (OAO -> PJSC); the 2020 name is mostly still among the 2025 names.
+    kept_name = sum(then[k].name.casefold() in {n.full.casefold() for n in later[k].names} for k in common)
+    assert kept_name >= 0.9 * len(common)
+    # Identifiers are added over the years (LEIs, tax numbers) but rarely withdrawn.
+    kept_ids = sum({(i.type, i.normalized) for i in then[k].identifiers}
+                   <= {(i.type, i.normalized) for i in later[k].identifiers} for k in common)
+    assert kept_ids >= 0.9 * len(common)

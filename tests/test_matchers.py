@@ -127,7 +127,7 @@ def test_candidates_never_pair_within_a_jurisdiction_and_skip_unrelated():
     records = [features(d) for d in (
         person("us-sdn:1", "Hasan NASRALLAH"), person("gb:A", "Hasan NASRALLAH"),
         person("us-cons:2", "Hasan NASRALLAH"), person("un:3", "Completely Different"))]
-    pairs = candidate_pairs(records, TokenStats.build(records))
+    pairs = candidate_pairs(records, TokenStats.build(records)).pairs
     assert (0, 1) in pairs and (1, 2) in pairs
     assert (0, 2) not in pairs  # us-sdn and us-cons are one jurisdiction
     assert not any(3 in p for p in pairs)

@@ -14,20 +14,20 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from sanctions import gaps, imports, matching
+from sanctions import gap_queries as gaps, imports, matching, pipeline, queries
 from sanctions.cli import main
 from sanctions.demo import SAMPLE_FILES
 from sanctions.db import session_factory
-from sanctions.models import ClusterMember, Gap, PairDecision
+from sanctions.models import Gap, PairDecision, TargetMember
 from tests.conftest import SAMPLES, SHARED_DATA, real_file
 
 
 def clusters(engine) -> dict[str, set[str]]:
     with session_factory(engine)() as session:
         out = defaultdict(set)
-        for cid, key in session.execute(select(ClusterMember.cluster_id, ClusterMember.designation_key)):
+        for cid, key in session.execute(select(TargetMember.target_id, TargetMember.designation_key)):
             out[cid].add(key)
-    return dict(out)
+    return {cid: keys for cid, keys in out.items() if len(keys) > 1}
 
 
 def together(engine, *keys) -> bool:
@@ -43,7 +43,7 @@ def test_real_lists_known_links_and_dev_scores(engine, tmp_path):
     for source, parts in (("us-sdn", ("us",)), ("un", ("un", "consolidated.xml")),
                           ("gb", ("uk", "ConList.xlsx")), ("ca", ("ca", "sema-lmes.xml"))):
         imports.run_import(engine, source, str(real_file(*parts)))
-    run = matching.run_match(engine)
+    run = pipeline.match(engine)
     assert run.mode == "full" and run.designations == 25415 and run.linked > 5000
 
     # Known cross-list links: a UN-listed person in all three lists, a renamed vessel by IMO,
@@ -57,10 +57,13 @@ def test_real_lists_known_links_and_dev_scores(engine, tmp_path):
     # Gaps on the real lists: a Russia-related US vessel the UK list does not carry is a gap;
     # persons the US, the UK and the UN all list are not.
     with session_factory(engine)() as session:
-        ns_consul = session.get(Gap, "us-gb:us-sdn:47003")
+        target = queries.target_ids(session, ["us-sdn:47003", "us-sdn:7843", "us-sdn:16714", "gb:IRQ0062",
+                                              "un:6908048"])
+        ns_consul = session.get(Gap, f"us-gb:{target['us-sdn:47003']}")
         assert ns_consul is not None and ns_consul.state == "open"
-        for key in ("us-gb:us-sdn:7843", "us-gb:us-sdn:16714", "gb-un:gb:IRQ0062", "un-us:un:6908048"):
-            assert session.get(Gap, key) is None
+        for a, b, key in (("us", "gb", "us-sdn:7843"), ("us", "gb", "us-sdn:16714"), ("gb", "un", "gb:IRQ0062"),
+                          ("un", "us", "un:6908048")):
+            assert session.get(Gap, f"{a}-{b}:{target[key]}") is None
         (entry,) = [g for g in gaps.find_gaps(session, gaps.GapQuery("us", ["gb"], regime="russia", kind="vessel"))
                     if g["designations"][0]["key"] == "us-sdn:47003"]
         assert entry["comparable_regime"] == {"gb": True}
@@ -79,9 +82,9 @@ def test_real_lists_known_links_and_dev_scores(engine, tmp_path):
 
 def test_incremental_match_equals_full_match(engine, tmp_path):
     import_samples(engine)
-    first = matching.run_match(engine)
+    first = pipeline.match(engine)
     assert first.mode == "full"
-    again = matching.run_match(engine)
+    again = pipeline.match(engine)
     assert again.mode == "incremental" and again.changed == 0 and again.clusters == first.clusters
 
     text = (SAMPLES / "un" / "consolidated.xml").read_text(encoding="utf-8")
@@ -90,23 +93,23 @@ def test_incremental_match_equals_full_match(engine, tmp_path):
     path = tmp_path / "consolidated.xml"
     path.write_text(edited, encoding="utf-8")
     assert imports.run_import(engine, "un", str(path)).amended == 5
-    incremental = matching.run_match(engine)
+    incremental = pipeline.match(engine)
     assert incremental.mode == "incremental" and incremental.changed == 5
     after_incremental = clusters(engine)
-    matching.run_match(engine, full=True)
+    pipeline.match(engine, full=True)
     assert clusters(engine) == after_incremental
 
 
 def test_officer_decisions_override_the_matcher(engine):
     import_samples(engine)
-    matching.run_match(engine)
+    pipeline.match(engine)
     saddam = ("us-sdn:7843", "gb:IRQ0062", "un:6908048", "eu:13")
     assert together(engine, *saddam)
     Session = session_factory(engine)
     with Session.begin() as session:
         session.add(PairDecision(key_a="eu:13", key_b="us-sdn:7843", decision="different", decided_by="test",
                                  decided_at=dt.datetime(2026, 1, 1)))
-    matching.run_match(engine)
+    pipeline.match(engine)
     assert not together(engine, "eu:13", "us-sdn:7843")
     # One of the two stays with the UK and UN records; which one is the matcher's call.
     assert together(engine, "us-sdn:7843", "gb:IRQ0062", "un:6908048") != together(engine, "eu:13", "gb:IRQ0062",
@@ -145,7 +148,7 @@ def test_thresholds_from_configuration(engine, db_url, tmp_path, monkeypatch, hi
     config = tmp_path / "sanctions.toml"
     config.write_text(f"[matching]\nhigh = {high}\nlow = 0.6\n")
     monkeypatch.setenv("SANCTIONS_CONFIG", str(config))
-    run = matching.run_match(engine)
+    run = pipeline.match(engine)
     assert (run.high, run.low) == (high, 0.6)
     with session_factory(engine)() as session:
         from sanctions.models import MatchPair

@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from sanctions import db, imports, matching
+from sanctions import db, imports, pipeline
 from sanctions.demo import SAMPLE_FILES
 from tests.conftest import SAMPLES
 from tests.web_support import module_database
@@ -44,7 +44,7 @@ def app(request, tmp_path_factory):
             if source != "un":
                 imports.run_import(engine, source, str(path))
         imports.run_import(engine, "un", str(hostile_un_file(tmp)))
-        matching.run_match(engine)
+        pipeline.match(engine)
         engine.dispose()
         app = create_app({"SANCTIONS_DB": url, "TESTING": True})
         app.config["SAMPLE_TMP"] = tmp

@@ -13,7 +13,7 @@ import io
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from sanctions import gap_reads, gaps, review
+from sanctions import gap_queries, gap_reads, gaps, review
 from sanctions.schema import JURISDICTIONS, KINDS
 from sanctions.reports import GAP_COLUMNS, PRIORITY_COLUMNS, gap_row
 from web import auth, database
@@ -26,7 +26,7 @@ DEFAULT_LIMIT = 25
 MAX_LIMIT = 500
 
 
-def gap_query(args: MultiDict) -> tuple[gaps.GapQuery, dict]:
+def gap_query(args: MultiDict) -> tuple[gap_queries.GapQuery, dict]:
     """The filters of ``sanctions gaps`` from query parameters; a bad value is a 400 naming it."""
     designated_by = _choice(args, "designated_by", JURISDICTIONS, "us")
     not_by = list(_choices(args, "not_by", (*JURISDICTIONS, "any"))) or ["gb"]
@@ -41,7 +41,7 @@ def gap_query(args: MultiDict) -> tuple[gaps.GapQuery, dict]:
             since = dt.date.fromisoformat(since_raw)
         except ValueError:
             raise bad_request(f"since={since_raw!r} is not a date (YYYY-MM-DD).") from None
-    query = gaps.GapQuery(designated_by=designated_by, not_by=not_by, regime=_choice(args, "regime", regime_codes()),
+    query = gap_queries.GapQuery(designated_by=designated_by, not_by=not_by, regime=_choice(args, "regime", regime_codes()),
                           kind=_choice(args, "kind", KINDS), since=since,
                           status=_choice(args, "status", STATUSES, "open"),
                           gap_kind=_choice(args, "gap_kind", ("missing", "delisted"), "missing"))
@@ -52,7 +52,7 @@ def gap_query(args: MultiDict) -> tuple[gaps.GapQuery, dict]:
     return query, extra
 
 
-def _list(args: MultiDict, evidence: bool = False) -> tuple[gaps.GapQuery, dict, dict]:
+def _list(args: MultiDict, evidence: bool = False) -> tuple[gap_queries.GapQuery, dict, dict]:
     query, extra = gap_query(args)
     result = gap_reads.list_gaps(database.session(), query, sort=extra["sort"], needs_review=extra["rereview"],
                                  limit=extra["limit"], offset=extra["offset"], evidence=evidence)
@@ -95,9 +95,21 @@ def load(gap_id: str) -> dict:
     return detail
 
 
+def _renamed(gap_id: str, endpoint: str):
+    """A gap id of before gap ids named targets: redirect to the gap's current id (links keep working)."""
+    if len(gap_id) <= 250:
+        current = gap_reads.resolve_gap_id(database.session(), gap_id)
+        if current and current != gap_id:
+            return redirect(url_for(endpoint, gap_id=current), 301)
+    return None
+
+
 @bp.get("/gaps/<path:gap_id>/dossier")
 @auth.require("viewer")
 def dossier(gap_id: str):
+    moved = _renamed(gap_id, "gaps.dossier")
+    if moved:
+        return moved
     return render_template("gap_dossier.html", gap=load(gap_id), printed_by=auth.actor(),
                            printed_at=dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None))
 
@@ -105,6 +117,9 @@ def dossier(gap_id: str):
 @bp.get("/gaps/<path:gap_id>")
 @auth.require("viewer")
 def detail(gap_id: str):
+    moved = _renamed(gap_id, "gaps.detail")
+    if moved:
+        return moved
     return render_template("gap.html", gap=load(gap_id), reasons=gaps.DISMISS_REASONS,
                            transitions=review.TRANSITIONS)
 

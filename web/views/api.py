@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, redirect, request, url_for
 
 from sanctions import coordination, queries, screening, search
 from sanctions.schema import KINDS
@@ -39,7 +39,10 @@ def search_api():
 
 @bp.get("/targets/<path:target_id>")
 def target_api(target_id: str):
-    return jsonify(targets_view.load(target_id))
+    try:
+        return jsonify(targets_view.load(target_id))
+    except targets_view.Moved as moved:
+        return redirect(url_for("api.target_api", target_id=moved.target_id), 301)
 
 
 @bp.get("/designations/<path:key>")

@@ -14,8 +14,19 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    # The configuration a match run used, and its hash, so that a result can be reproduced.
+    with op.batch_alter_table("match_run") as batch:
+        batch.add_column(sa.Column("config", sa.JSON(), nullable=True))
+        batch.add_column(sa.Column("config_hash", sa.String(64), nullable=True))
+    # Each designation's own best candidates (designation ids, space-separated): an incremental
+    # match needs to know which unchanged records had a changed one among theirs.
+    with op.batch_alter_table("match_state") as batch:
+        batch.add_column(sa.Column("candidates", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("match_state") as batch:
+        batch.drop_column("candidates")
+    with op.batch_alter_table("match_run") as batch:
+        batch.drop_column("config_hash")
+        batch.drop_column("config")

@@ -1,0 +1,234 @@
+"""Persistent target ids: the cluster stage, and the lineage of merges and splits.
+
+A target id is given once (``T`` + 12 hex characters) and is never recomputed
+from the members, so gaps, decisions and ``/targets/<id>`` links that name a
+target keep naming it when a record joins, leaves or is delisted.
+
+After every clustering the new clusters are mapped onto the stored ids:
+
+- each stored target's *heir* is the new cluster holding most of its members
+  (ties: the one holding its smallest key);
+- a new cluster that is heir to one stored target keeps that id; heir to
+  several (a merge), it keeps the oldest and the others are retired with a
+  ``merged`` event;
+- a new cluster heir to none gets a new id; if it took members from stored
+  targets (a split), each gets a ``split`` event naming the new id.
+
+``assign`` is the pure rule; ``recluster`` applies it to the whole store (the
+match pipeline) or to a few targets (an officer's pair decision).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from matchers.cluster import cluster
+from sanctions.models import Designation, MatchPair, PairDecision, Target, TargetEvent, TargetMember
+
+CHUNK = 900
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def new_target_id(members: Iterable[str], taken: set[str]) -> str:
+    """``T`` + 12 hex of the smallest member key: the same on every database, never one already used."""
+    seed = min(members)
+    candidate, n = "T" + hashlib.sha1(seed.encode()).hexdigest()[:12], 1
+    while candidate in taken:
+        candidate = "T" + hashlib.sha1(f"{seed}#{n}".encode()).hexdigest()[:12]
+        n += 1
+    return candidate
+
+
+@dataclass
+class Event:
+    target_id: str        # the id that stays (merged: the one absorbing; split: the one losing members)
+    other_target_id: str  # merged: the id retired; split: the id that took the members
+    event: str            # merged, split
+    keys: list[str]
+
+
+@dataclass
+class Assignment:
+    target_of: dict[str, str]                       # designation key -> target id
+    created: set[str] = field(default_factory=set)  # ids given out now
+    retired: set[str] = field(default_factory=set)  # ids no cluster carries any more
+    events: list[Event] = field(default_factory=list)
+
+
+def assign(groups: list[set[str]], previous: dict[str, str], age: dict[str, tuple],
+           taken: set[str]) -> Assignment:
+    """Map new clusters (covering every key, singletons included) onto stored target ids.
+
+    ``previous`` is key -> stored target id, ``age`` orders stored ids (oldest first),
+    ``taken`` holds every id ever given, so a new id never reuses a retired one.
+    """
+    taken = set(taken)
+    old_members: dict[str, set[str]] = defaultdict(set)
+    for key, target in previous.items():
+        old_members[target].add(key)
+    group_of = {key: i for i, members in enumerate(groups) for key in members}
+    heir: dict[str, int] = {}
+    for target, members in old_members.items():
+        overlap: dict[int, int] = defaultdict(int)
+        for key in members:
+            if key in group_of:
+                overlap[group_of[key]] += 1
+        if overlap:
+            smallest = group_of.get(min(k for k in members if k in group_of))
+            heir[target] = max(overlap, key=lambda g: (overlap[g], g == smallest, -g))
+    claims: dict[int, list[str]] = defaultdict(list)
+    for target, g in heir.items():
+        claims[g].append(target)
+
+    result = Assignment(target_of={})
+    for g, members in enumerate(groups):
+        sources = {previous[k] for k in members if k in previous}
+        if claims[g]:
+            keep = min(claims[g], key=lambda t: (age.get(t, ()), t))
+            for other in sorted(set(claims[g]) - {keep}):
+                moved = sorted(k for k in members if previous.get(k) == other)
+                result.events.append(Event(keep, other, "merged", moved))
+        else:
+            keep = new_target_id(members, taken)
+            taken.add(keep)
+            result.created.add(keep)
+        for source in sorted(sources - set(claims[g])):
+            # Members of a target whose heir is another cluster: they split away to here.
+            moved = sorted(k for k in members if previous.get(k) == source)
+            result.events.append(Event(source, keep, "split", moved))
+        for key in members:
+            result.target_of[key] = keep
+    carried = set(result.target_of.values())
+    result.retired = {t for t in old_members if t not in carried}
+    return result
+
+
+def _chunks(items: list, size: int = CHUNK):
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _decisions(session: Session, keys: set[str] | None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    same, different = [], []
+    stmt = select(PairDecision.key_a, PairDecision.key_b, PairDecision.decision).where(PairDecision.current.is_(True))
+    for a, b, decision in session.execute(stmt):
+        if keys is not None and not (a in keys and b in keys):
+            continue
+        if decision == "same":
+            same.append((a, b))
+        elif decision == "different":
+            different.append((a, b))
+    return same, different
+
+
+def _scope(session: Session, target_ids: set[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Keys and sources of the designations of the given targets."""
+    sources: dict[str, str] = {}
+    previous: dict[str, str] = {}
+    for chunk in _chunks(sorted(target_ids)):
+        for key, target, source in session.execute(
+                select(TargetMember.designation_key, TargetMember.target_id, Designation.source)
+                .join(Designation, Designation.key == TargetMember.designation_key)
+                .where(TargetMember.target_id.in_(chunk))):
+            sources[key], previous[key] = source, target
+    return sources, previous
+
+
+def _links(session: Session, keys: set[str] | None) -> list[tuple[str, str, float]]:
+    stmt = select(MatchPair.key_a, MatchPair.key_b, MatchPair.strength).where(MatchPair.band == "link")
+    if keys is None:
+        return [tuple(row) for row in session.execute(stmt)]
+    out = []
+    for chunk in _chunks(sorted(keys), 450):
+        out += [tuple(row) for row in session.execute(stmt.where(MatchPair.key_a.in_(chunk)))
+                if row.key_b in keys]
+    return out
+
+
+@dataclass
+class ClusterResult:
+    clusters: int                 # targets of two or more designations (in scope)
+    touched: set[str]             # target ids whose membership changed (old and new), for the gap refresh
+    events: list[Event]
+
+
+def recluster(session: Session, match_run_id: int | None = None,
+              target_ids: Iterable[str] | None = None) -> ClusterResult:
+    """The cluster stage: bring ``target_member`` in line with the links and the officers' decisions.
+
+    Without ``target_ids`` the whole store is re-clustered (after a match);
+    with them only those targets' designations are (after a pair decision),
+    so an officer's decision does not wait on every target in the store.
+    Only rows that changed are written.
+    """
+    if target_ids is None:
+        sources = dict(session.execute(select(Designation.key, Designation.source)).all())
+        previous = dict(session.execute(select(TargetMember.designation_key, TargetMember.target_id)).all())
+        scope = None
+    else:
+        sources, previous = _scope(session, set(target_ids))
+        scope = set(sources)
+    same, different = _decisions(session, scope)
+    linked = cluster(sources, sources, _links(session, scope), same=same, different=different)
+    in_cluster = {k for members in linked for k in members}
+    groups = [set(members) for members in linked] + [{k} for k in sorted(sources) if k not in in_cluster]
+    groups.sort(key=min)  # the same order on every database, so ids and ties come out the same
+
+    olds = set(previous.values())
+    age = {t: (created or dt.datetime.min,) for t, created in session.execute(
+        select(Target.id, Target.created_at).where(Target.id.in_(sorted(olds))))} if len(olds) < CHUNK else \
+        {t: (created or dt.datetime.min,) for t, created in session.execute(select(Target.id, Target.created_at))}
+    taken = _taken(session, groups)
+    result = assign(groups, previous, age, taken)
+    _write(session, result, previous, match_run_id)
+    touched = result.created | result.retired
+    touched |= {t for k, t in result.target_of.items() if previous.get(k) != t}
+    touched |= {previous[k] for k, t in result.target_of.items() if k in previous and previous[k] != t}
+    return ClusterResult(clusters=sum(1 for g in groups if len(g) > 1), touched=touched, events=result.events)
+
+
+def _taken(session: Session, groups: list[set[str]]) -> set[str]:
+    """Stored ids that a new id for one of these groups could collide with."""
+    wanted = sorted({new_target_id(g, set()) for g in groups})
+    taken: set[str] = set()
+    for chunk in _chunks(wanted):
+        taken.update(session.scalars(select(Target.id).where(Target.id.in_(chunk))))
+    if taken:  # a collision on the first choice: load every id so the next choices are checked too
+        taken = set(session.scalars(select(Target.id)))
+    return taken
+
+
+def _write(session: Session, result: Assignment, previous: dict[str, str], match_run_id: int | None) -> None:
+    now = _now()
+    connection = session.connection()
+    for chunk in _chunks(sorted(result.created), 5000):
+        connection.execute(Target.__table__.insert(), [{"id": t, "created_at": now, "match_run_id": match_run_id}
+                                                       for t in chunk])
+    moved = [(k, t) for k, t in result.target_of.items() if previous.get(k) != t]
+    fresh = [{"designation_key": k, "target_id": t} for k, t in moved if k not in previous]
+    stale = [(k, t) for k, t in moved if k in previous]
+    by_target: dict[str, list[str]] = defaultdict(list)
+    for key, target in stale:
+        by_target[target].append(key)
+    for target, keys in by_target.items():
+        for chunk in _chunks(sorted(keys)):
+            connection.execute(update(TargetMember).where(TargetMember.designation_key.in_(chunk))
+                               .values(target_id=target))
+    for chunk in _chunks(fresh, 5000):
+        connection.execute(TargetMember.__table__.insert(), chunk)
+    for chunk in _chunks(sorted(result.retired)):
+        connection.execute(update(Target).where(Target.id.in_(chunk)).values(retired_at=now))
+    if result.events:
+        connection.execute(TargetEvent.__table__.insert(), [
+            {"target_id": e.target_id, "other_target_id": e.other_target_id, "event": e.event, "at": now,
+             "match_run_id": match_run_id, "keys": e.keys} for e in result.events])
+
