@@ -105,18 +105,16 @@ def iter_sorted(session: Session, query: gap_queries.GapQuery, sort: str = "prio
 
 # --- one gap ---------------------------------------------------------------------------
 
-def _scored_pairs(session: Session, own: list[str], others: list[str]) -> dict[str, tuple[str, str]]:
-    """Near-miss key -> the best-scored stored pair between it and the target (what a decision is recorded on)."""
+def _scored_pairs(session: Session, own: list[str], others: list[str]) -> dict[str, list[tuple[float, tuple]]]:
+    """Near-miss key -> its stored pairs with the target's designations, best score first."""
     if not others:
         return {}
-    best: dict[str, tuple[float, tuple[str, str]]] = {}
+    out: dict[str, list[tuple[float, tuple[str, str]]]] = defaultdict(list)
     for a, b, score in session.execute(select(MatchPair.key_a, MatchPair.key_b, MatchPair.score).where(
             or_(MatchPair.key_a.in_(own) & MatchPair.key_b.in_(others),
                 MatchPair.key_b.in_(own) & MatchPair.key_a.in_(others)))):
-        other = b if a in own else a
-        if other not in best or score > best[other][0]:
-            best[other] = (score, (a, b))
-    return {k: v[1] for k, v in best.items()}
+        out[b if a in own else a].append((score, (a, b)))
+    return {k: sorted(v, key=lambda sp: (-sp[0], sp[1])) for k, v in out.items()}
 
 
 def current_pair_decisions(session: Session, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
@@ -161,11 +159,14 @@ def gap_detail(session: Session, gap_id: str) -> dict[str, Any] | None:
     for record in evidence["designated"] + evidence["near_misses"][gap.not_by]:
         # The common-schema record with its key and status, as the designation pages show one.
         record["d"] = {**(record["record"] or {}), "key": record["key"], "status": record["status"]}
-    pairs = _scored_pairs(session, keys, [m["key"] for m in misses])
-    decisions = current_pair_decisions(session, list(pairs.values()))
+    scored = _scored_pairs(session, keys, [m["key"] for m in misses])
+    decisions = current_pair_decisions(session, [p for ps in scored.values() for _, p in ps])
     names = {m["key"]: m["name"] for m in misses}
     for miss in evidence["near_misses"][gap.not_by]:
-        miss["pair"] = pairs.get(miss["key"])
+        # The pair an officer decides on: the one already decided if any (so the page shows that
+        # decision and a new one replaces it), else the best-scored.
+        candidates = [p for _, p in scored.get(miss["key"], [])]
+        miss["pair"] = next((p for p in candidates if p in decisions), candidates[0] if candidates else None)
         miss["decision"] = decisions.get(miss["pair"]) if miss["pair"] else None
         miss["name"] = names.get(miss["key"], "")
     regimes = sorted({r for m in side_a for r in m["regimes"]})
