@@ -14,6 +14,7 @@ import datetime as dt
 import html
 import io
 import re
+import threading
 
 import pytest
 from click.testing import CliRunner
@@ -361,6 +362,43 @@ def test_pair_decision_conflict_and_token_decisions(app):
                                       .order_by(AuditEntry.id)))
     assert [tuple(r) for r in rows] == [("different", "olga (token)", False, 0), ("unsure", "otto", True, current)]
     assert actors == ["olga (token)", "otto"]
+
+
+def test_two_officers_deciding_at_the_same_moment_one_wins_one_conflicts(app):
+    """Real threads, released together: exactly one decision is stored, the other gets Conflict."""
+    engine = engine_of(app)
+    gap_id = gap_of(engine, "us-sdn:47009", "us", "gb")
+    version = gap_version(app, gap_id)
+    key_a, key_b = review_pair(app)
+    barrier = threading.Barrier(2)
+    outcomes: dict[str, list[str]] = {"gap": [], "pair": []}
+
+    def decide(who: str) -> None:
+        barrier.wait()
+        try:
+            review.set_gap_status(engine, gap_id, "under-review", who, expected_version=version)
+            outcomes["gap"].append("stored")
+        except review.Conflict:
+            outcomes["gap"].append("conflict")
+        barrier.wait()
+        try:
+            review.decide_pair(engine, key_a, key_b, "unsure" if who == "olga" else "different", who, expected=0)
+            outcomes["pair"].append("stored")
+        except review.Conflict:
+            outcomes["pair"].append("conflict")
+
+    before = state(app)[0]
+    threads = [threading.Thread(target=decide, args=(who,)) for who in ("olga", "otto")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes["gap"]) == ["conflict", "stored"] and sorted(outcomes["pair"]) == ["conflict", "stored"]
+    assert gap_version(app, gap_id) == version + 1
+    with db.session_factory(engine)() as session:
+        assert len(session.scalars(select(PairDecision.id).where(PairDecision.key_a == key_a,
+                                                                 PairDecision.key_b == key_b)).all()) == 1
+    assert state(app)[0] == before + 2  # one audit entry per stored decision, none for the refused ones
 
 
 def test_two_concurrent_replacements_of_a_decision_cannot_both_be_stored(app):
