@@ -264,6 +264,13 @@ def test_bad_parameters_get_a_clear_4xx(app):
     response = client.post("/review/decide", data={"key_a": "us-sdn:16714", "key_b": "gb:RUS0001",
                                                    "decision": "maybe", "current": 0, "csrf_token": csrf})
     assert response.status_code == 400 and "decision='maybe'" in text(response)
+    token = {"Authorization": f"Bearer {app.config['TOKENS']['olga']}"}
+    for body in ("[1, 2]", "not json", '"a string"'):
+        response = app.test_client().post(f"/api/gaps/{volodin(app)}/disposition", data=body,
+                                          content_type="application/json", headers=token)
+        assert response.status_code == 400 and response.get_json()["error"]["code"] == "bad_body", body
+    response = app.test_client().post("/api/pairs/decision", json={"key_a": "us-sdn:16714"}, headers=token)
+    assert response.status_code == 400 and "key_a and key_b are required" in response.get_json()["error"]["message"]
     assert state(app) == before
 
 

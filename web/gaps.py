@@ -130,8 +130,18 @@ def detail_api(gap_id: str):
     return jsonify(load(gap_id))
 
 
+def _payload():
+    """The form of a browser's POST, or the JSON object of a script's."""
+    if not request.is_json:
+        return request.form
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.", "bad_body")
+    return body
+
+
 def _form(name: str, limit: int = 2000) -> str | None:
-    value = (request.values.get(name) if not request.is_json else (request.get_json(silent=True) or {}).get(name))
+    value = _payload().get(name)
     if value is None:
         return None
     value = str(value).strip()
