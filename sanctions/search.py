@@ -195,8 +195,9 @@ def hits(session: Session, query: str) -> dict[int, Hit]:
             overlap = name_overlap(query_tokens, indexed.split())
             if overlap < MIN_NAME_SCORE:
                 continue
-            # Mostly overlap (a query may be part of a longer name), then closeness of the whole.
-            score = 0.8 * overlap + 0.2 * fuzz.token_sort_ratio(folded, indexed)
+            # Mostly overlap (a query may be part of a longer name), then closeness of the whole,
+            # then word order ("Mohammed Ali" before "Ali Mohammed").
+            score = 0.8 * overlap + 0.1 * fuzz.token_sort_ratio(folded, indexed) + 0.1 * fuzz.ratio(folded, indexed)
             if kind == "weak":
                 score *= 0.9
         hit = best.get(designation_id)

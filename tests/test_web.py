@@ -355,3 +355,26 @@ def test_demo_ends_with_the_serve_command(tmp_path):
     demo.run(url, lines.append)
     assert lines[-2] == f"\nBrowse it on the web: sanctions --db {url} serve"
     assert lines[-1] == "then open http://127.0.0.1:5000/"
+
+
+def test_arabic_script_search(client):
+    top = api(client, "/api/search", q="عبد الله الهاشمي")["results"][0]
+    assert top["matched"]["text"] == ARABIC and top["designations"][0]["key"].startswith("un:")
+
+
+def test_a_removed_designation_is_shown_as_removed(app, client):
+    # The UN file without its first individual: that designation is removed, not forgotten.
+    tmp = app.config["SAMPLE_TMP"]
+    text = hostile_un_file(tmp).read_text(encoding="utf-8")
+    start, end = text.index("<INDIVIDUAL>"), text.index("</INDIVIDUAL>") + len("</INDIVIDUAL>")
+    shorter = tmp / "un-shorter.xml"
+    shorter.write_text(text[:start] + text[end:], encoding="utf-8")
+    engine = db.connect(app.config["SANCTIONS_DB"])
+    assert imports.run_import(engine, "un", str(shorter)).removed == 1
+    engine.dispose()
+    removed = api(client, "/api/search", q="Obrien Sons", status="removed")["results"]
+    assert removed and removed[0]["jurisdictions"] == [{"jurisdiction": "un", "status": "removed"}]
+    assert removed[0]["status"] == "removed"
+    assert not api(client, "/api/search", q="Obrien Sons", status="active")["results"]
+    page = client.get("/", query_string={"q": "Obrien Sons"}).get_data(as_text=True)
+    assert "badge-un badge-removed" in page

@@ -60,7 +60,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(
         SANCTIONS_DB=db.database_url(None),
         JSON_SORT_KEYS=False,
-        MAX_QUERY_LENGTH=500,
         SECRET_KEY=os.environ.get("SANCTIONS_SECRET_KEY") or os.urandom(32),
     )
     app.config.update(config or {})
