@@ -334,6 +334,15 @@ def test_disposition_from_the_web_is_audited_and_a_stale_version_conflicts(app):
         ("olga", "gap-disposition", "under-review", "checking UK")
 
 
+def test_a_token_works_on_every_request_and_sets_no_cookie(app):
+    client = app.test_client()  # keeps cookies between requests, as a script's HTTP session would
+    token = {"Authorization": f"Bearer {app.config['TOKENS']['vera']}"}
+    for path in (f"/gaps/{volodin(app)}", "/api/gaps", f"/api/gaps/{volodin(app)}", "/dashboard"):
+        response = client.get(path, headers=token)
+        assert response.status_code == 200 and "Set-Cookie" not in response.headers, path
+    assert client.get("/api/gaps").status_code == 401  # and nothing signed the client in
+
+
 def test_pair_decision_conflict_and_token_decisions(app):
     key_a, key_b = review_pair(app)
     token = app.config["TOKENS"]["olga"]

@@ -19,6 +19,7 @@ import os
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
@@ -32,6 +33,17 @@ login_manager = LoginManager()
 # The read side's blueprints; behind sign-in only when the setting says so.
 PUBLIC_BLUEPRINTS = {"search", "targets", "designations", "coordination", "sources", "api"}
 WORKSPACE_API_PREFIXES = ("/api/gaps", "/api/pairs", "/api/review", "/api/dashboard", "/api/audit")
+
+
+class TokenAwareSessionInterface(SecureCookieSessionInterface):
+    """No session cookie for a request signed with an API token: a script's token is its
+    identity on every request, and a cookie from one request would otherwise shadow it
+    (Flask-Login reads the session before the token)."""
+
+    def save_session(self, app, session, response):
+        if g.get("token_user") or g.get("bad_token"):
+            return None
+        return super().save_session(app, session, response)
 
 
 class WebUser(UserMixin):
@@ -59,6 +71,7 @@ def init_app(app: Flask) -> None:
     # screening endpoint and token-authenticated scripts are not asked for a form token.
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session, which is what signs it
+    app.session_interface = TokenAwareSessionInterface()
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.signin"
