@@ -600,3 +600,34 @@ def test_user_commands(db_url):
         actions = list(session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
     assert actions == ["user-add", "user-role", "user-token", "user-disable"]
     engine.dispose()
+
+
+def test_migration_0007_chains_existing_pair_decisions(db_url):
+    """An older store's decisions get ``supersedes`` from their order, so its history keeps one chain per pair."""
+    from alembic import command
+    from sqlalchemy import text as sql
+
+    engine = db.create(db_url)
+    config = db._alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0006")
+    with engine.begin() as connection:
+        for key_a, key_b, decision, current in [("eu:1", "us-sdn:1", "same", False), ("eu:1", "us-sdn:1", "different", True),
+                                                ("eu:2", "gb:2", "unsure", True)]:
+            connection.execute(sql("INSERT INTO pair_decision (key_a, key_b, decision, decided_by, decided_at, current, "
+                                   "needs_review) VALUES (:a, :b, :d, 'old officer', :at, :c, :n)"),
+                               {"a": key_a, "b": key_b, "d": decision, "at": dt.datetime(2026, 1, 1), "c": current,
+                                "n": False})
+    engine.dispose()
+    upgraded = db.connect(db_url)
+    with db.session_factory(upgraded)() as session:
+        rows = session.execute(select(PairDecision.id, PairDecision.key_a, PairDecision.supersedes)
+                               .order_by(PairDecision.id)).all()
+    assert [r.supersedes for r in rows] == [0, rows[0].id, 0]
+    from sqlalchemy.exc import IntegrityError
+    with pytest.raises(IntegrityError):  # the database keeps one successor per decision, old ones included
+        with db.session_factory(upgraded).begin() as session:
+            session.add(PairDecision(key_a="eu:1", key_b="us-sdn:1", decision="same", decided_by="late officer",
+                                     decided_at=dt.datetime(2026, 2, 1), supersedes=rows[0].id))
+    upgraded.dispose()
