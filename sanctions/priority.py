@@ -72,6 +72,15 @@ def _active_jurisdictions(session: Session, target_ids: Iterable[str]) -> dict[s
     """Target id -> jurisdictions with an active designation in it."""
     ids = sorted(set(target_ids))
     out: dict[str, set[str]] = defaultdict(set)
+    if len(ids) > 2000:  # a whole list: one pass over every active membership beats many IN lists
+        wanted = set(ids)
+        for target_id, jurisdiction in session.execute(
+                select(TargetMember.target_id, Designation.jurisdiction)
+                .join(Designation, Designation.key == TargetMember.designation_key)
+                .where(Designation.status == "active")):
+            if target_id in wanted:
+                out[target_id].add(jurisdiction)
+        return out
     for i in range(0, len(ids), 900):
         for target_id, jurisdiction in session.execute(
                 select(TargetMember.target_id, Designation.jurisdiction).distinct()
