@@ -14,7 +14,13 @@ when neither is given) it imports every real list, matches, then prints:
   neighbours as much as the code;
 - target page latency (the HTML page) over the targets those searches found;
 - requests per second of /api/search under gunicorn (2 workers) on loopback,
-  from 8 client threads for 10 seconds (clients share the machine's 2 cores).
+  from 8 client threads for 10 seconds (clients share the machine's 2 cores);
+- the officers' workspace (issue 11): the gap list (first request, then a
+  cached page), the gap page, and the latency of a recorded decision through
+  the JSON API with an officer's token: pair decisions on pairs of the review
+  queue (same / different / unsure in turn; each re-clusters the targets it
+  touches and refreshes their gaps) and gap dispositions, median and p95.
+  These write to the database (a bench officer's decisions, in the audit log).
 
 ``--no-load`` reuses databases that already hold the lists.  Figures only,
 no assertions: the README quotes them.
@@ -108,6 +114,66 @@ def latencies(url: str) -> None:
     app.extensions["sanctions_engine"].dispose()
 
 
+DECISIONS = 30
+
+
+def workspace(url: str, decisions: int = DECISIONS) -> None:
+    """Gap list and gap page latency, and recorded decisions (pair, disposition) through the API."""
+    from sanctions import users
+    from web import create_app
+
+    engine = db.connect(url)
+    name = f"bench-{uuid.uuid4().hex[:8]}"
+    users.add_user(engine, name, "officer", uuid.uuid4().hex, "web_bench")
+    token = users.issue_token(engine, name, "web_bench")
+    engine.dispose()
+    app = create_app({"SANCTIONS_DB": url})
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def timed(method: str, path: str, **kw) -> tuple[float, object]:
+        start = time.perf_counter()
+        response = client.open(path, method=method, headers=auth, **kw)
+        took = (time.perf_counter() - start) * 1000
+        assert response.status_code == 200, (path, response.status_code, response.get_data(as_text=True)[:300])
+        return took, response.get_json()
+
+    first, listing = timed("GET", "/api/gaps", query_string={"designated_by": "us", "not_by": "gb", "limit": 25})
+    cached, _ = timed("GET", "/api/gaps", query_string={"designated_by": "us", "not_by": "gb", "limit": 25,
+                                                        "offset": 25})
+    print(f"  gap list us-not-gb ({listing['total']} targets, by priority): first request {first:.0f} ms, "
+          f"next page {cached:.0f} ms")
+    gap_ms = [timed("GET", f"/gaps/{entry['gaps'][0]}")[0] for entry in listing["results"]]
+    print(f"  gap page ({len(gap_ms)} gaps): median {statistics.median(gap_ms):.0f} ms, p95 {pct(gap_ms, 95):.0f} ms")
+
+    pair_ms: list[float] = []
+    choices = ("unsure", "different", "same")
+    for i in range(decisions):
+        _, queue = timed("GET", "/api/review", query_string={"offset": i})
+        pair = queue["pair"]
+        if pair is None:
+            break
+        took, _ = timed("POST", "/api/pairs/decision", json={"key_a": pair["key_a"], "key_b": pair["key_b"],
+                                                             "decision": choices[i % 3], "current": 0})
+        pair_ms.append(took)
+    gap_ids = [entry["gaps"][0] for entry in listing["results"]][:decisions]
+    disposition_ms: list[float] = []
+    for gap_id in gap_ids:
+        _, gap = timed("GET", f"/api/gaps/{gap_id}")
+        if gap["id"] != gap_id or gap["disposition"] != "open":
+            continue  # a pair decision above moved or closed it
+        took, _ = timed("POST", f"/api/gaps/{gap_id}/disposition", json={"status": "under-review",
+                                                                         "version": gap["version"]})
+        disposition_ms.append(took)
+    if pair_ms:
+        print(f"  pair decision ({len(pair_ms)} recorded): median {statistics.median(pair_ms):.0f} ms, "
+              f"p95 {pct(pair_ms, 95):.0f} ms, max {max(pair_ms):.0f} ms")
+    if disposition_ms:
+        print(f"  gap disposition ({len(disposition_ms)} recorded): median {statistics.median(disposition_ms):.0f} ms, "
+              f"p95 {pct(disposition_ms, 95):.0f} ms")
+    app.extensions["sanctions_engine"].dispose()
+
+
 def throughput(url: str, seconds: float = 10.0, clients: int = 8) -> None:
     port = 18000 + os.getpid() % 1000
     env = {**os.environ, "SANCTIONS_DB": url, "PYTHONPATH": str(REPO)}
@@ -179,6 +245,8 @@ def main() -> None:
                     help="PostgreSQL server URL (default: $SANCTIONS_TEST_DB); a throw-away schema is used "
                          "unless --no-load")
     ap.add_argument("--no-load", action="store_true", help="the databases already hold the lists")
+    ap.add_argument("--workspace-only", action="store_true",
+                    help="only the officers' workspace figures (with --no-load: on databases already loaded)")
     args = ap.parse_args()
     lists = Path(args.lists)
     # Wall times depend on what else the machine runs: say how busy it was.
@@ -198,8 +266,10 @@ def main() -> None:
             try:
                 if not args.no_load:
                     load(url, lists)
-                latencies(url)
-                throughput(url)
+                if not args.workspace_only:
+                    latencies(url)
+                    throughput(url)
+                workspace(url)
             finally:
                 if drop:
                     drop()

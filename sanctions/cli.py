@@ -16,8 +16,8 @@ import click
 from sqlalchemy.orm import Session
 
 from importers.common import ImportFailure
-from sanctions import (audit, config, db, errors, expectations, gap_queries, gaps, imports, locks, matching, pipeline,
-                       queries, reports, review, store)
+from sanctions import (audit, config, db, errors, expectations, gap_queries, gap_reads, gaps, imports, locks, matching,
+                       pipeline, queries, reports, review, store, users)
 from sanctions.schema import JURISDICTIONS, KINDS, SOURCES
 
 
@@ -313,8 +313,11 @@ def _warn_partial(session, jurisdictions) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
 @click.option("--matrix", is_flag=True, help="Counts of open gaps for every ordered pair of jurisdictions.")
 @click.option("--stats", is_flag=True, help="Time to alignment per jurisdiction pair and regime.")
+@click.option("--sort", type=click.Choice(gap_reads.SORTS), default="age", show_default=True,
+              help="priority: most pressing first, each with its reasons (as the web's gap list).")
 @pass_context
-def gaps_command(obj: Context, designated_by, not_by, regime, kind, since, status, delisted, fmt, matrix, stats):
+def gaps_command(obj: Context, designated_by, not_by, regime, kind, since, status, delisted, fmt, matrix, stats,
+                 sort):
     """Targets one jurisdiction designates and another does not."""
     if matrix and stats:
         raise click.UsageError("--matrix and --stats are two different reports: give one of them")
@@ -344,11 +347,15 @@ def gaps_command(obj: Context, designated_by, not_by, regime, kind, since, statu
                                      gap_kind="delisted" if delisted else "missing")
         # Entries arrive a batch of targets at a time and are written as they come: the JSON
         # evidence pack of a large report is never held whole in memory.
-        found = gap_queries.iter_gaps(session, query, evidence=fmt == "json")
+        if sort == "age":
+            found = gap_queries.iter_gaps(session, query, evidence=fmt == "json")
+        else:  # the web's order: every target ranked first, then entries loaded in that order
+            found = gap_reads.iter_sorted(session, query, sort=sort, evidence=fmt == "json")
         if fmt == "json":
             reports.stream_json(found, sys.stdout)
         elif fmt == "csv":
-            writer = csv.DictWriter(sys.stdout, fieldnames=reports.GAP_COLUMNS, lineterminator="\n")
+            columns = reports.GAP_COLUMNS + (reports.PRIORITY_COLUMNS if sort != "age" else ())
+            writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
             writer.writeheader()
             writer.writerows(reports.gap_row(g) for g in found)
         else:
@@ -436,6 +443,95 @@ def audit_verify(obj: Context) -> None:
     if not result.ok:
         raise click.ClickException(f"audit log BROKEN after {result.entries} good entries: {result.problem}")
     click.echo(f"audit log intact: {result.entries} entries, chain head {result.head_hash}")
+
+
+@main.group("user")
+def user_group() -> None:
+    """Users of the web workspace: viewer, officer, admin (passwords never on the command line)."""
+
+
+def _cli_actor() -> str:
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
+def _read_password() -> str:
+    """From the terminal (asked twice, not echoed) or, when piped, the first line of stdin."""
+    if sys.stdin.isatty():
+        import getpass
+
+        first = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != first:
+            raise click.ClickException("the two passwords differ; nothing was stored")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(users.ROLES))
+@pass_context
+def user_add(obj: Context, name: str, role: str) -> None:
+    """Add a user; the password is read from the terminal or from stdin."""
+    try:
+        account = users.add_user(obj.engine, name, role, _read_password(), _cli_actor())
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {account.name} added ({account.role})")
+
+
+@user_group.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@pass_context
+def user_list(obj: Context, fmt: str) -> None:
+    """Every user with role, state and whether an API token is active."""
+    with obj.session() as session:
+        rows = users.list_users(session)
+    if fmt == "json":
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    click.echo(f"{'name':<20} {'role':<8} {'state':<9} {'token':<6} created")
+    for r in rows:
+        click.echo(f"{r['name']:<20} {r['role']:<8} {'disabled' if r['disabled'] else 'active':<9} "
+                   f"{'yes' if r['has_token'] else 'no':<6} {r['created_at']}")
+
+
+@user_group.command("set-role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(users.ROLES))
+@pass_context
+def user_set_role(obj: Context, name: str, role: str) -> None:
+    """Change a user's role."""
+    try:
+        users.set_role(obj.engine, name, role, _cli_actor())
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {name} is now {role}")
+
+
+@user_group.command("disable")
+@click.argument("name")
+@pass_context
+def user_disable(obj: Context, name: str) -> None:
+    """Disable a user: sessions and API tokens stop working at once."""
+    try:
+        users.disable(obj.engine, name, _cli_actor())
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"user {name} disabled; their API token is revoked")
+
+
+@user_group.command("token")
+@click.argument("name")
+@pass_context
+def user_token(obj: Context, name: str) -> None:
+    """Issue a new API token for a user (replaces the old one); printed once, stored only as a hash."""
+    try:
+        token = users.issue_token(obj.engine, name, _cli_actor())
+    except users.UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(token)
 
 
 @main.group("export")

@@ -296,6 +296,12 @@ class PairDecision(Base):
     hash_b: Mapped[str | None] = mapped_column(String(64))
     current: Mapped[bool] = mapped_column(default=True)
     needs_review: Mapped[bool] = mapped_column(default=False)
+    # Version check (issue 11): the id of the decision this one replaced (0: the first on the pair).
+    # Unique per pair (ux_pair_decision_supersedes), so two officers replacing the same decision
+    # at once cannot both win: the second gets a conflict, not a silent overwrite.
+    supersedes: Mapped[int] = mapped_column(default=0)
+
+    __table_args__ = (Index("ux_pair_decision_supersedes", "key_a", "key_b", "supersedes", unique=True),)
 
 
 class Gap(Base):
@@ -330,6 +336,8 @@ class Gap(Base):
     # A disposition carried over from another gap when targets merged or split, and where it went.
     carried_from: Mapped[str | None] = mapped_column(String(250))
     successor_id: Mapped[str | None] = mapped_column(String(250))
+    # Version check (issue 11): bumped by every disposition; a change must name the version it saw.
+    version: Mapped[int] = mapped_column(default=1, server_default="1")
 
 
 class GapFormerId(Base):
@@ -421,6 +429,34 @@ class Download(Base):
     archive_path: Mapped[str | None] = mapped_column(Text)
     import_run_id: Mapped[int | None] = mapped_column(ForeignKey("import_run.id"))
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Base):
+    """A person who signs in to the officers' workspace (issue 11): viewer, officer or admin."""
+
+    __tablename__ = "app_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    role: Mapped[str] = mapped_column(String(10))  # viewer, officer, admin
+    password_hash: Mapped[str] = mapped_column(Text)  # argon2id, never the password
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    # Failed sign-ins since the last good one, and when the last failed: the next attempt waits.
+    failed_signins: Mapped[int] = mapped_column(default=0)
+    last_failed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class ApiToken(Base):
+    """A per-user API token, stored as its SHA-256 (the token itself is shown once, when issued)."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    revoked: Mapped[bool] = mapped_column(default=False)
 
 
 class SearchEntry(Base):

@@ -106,13 +106,14 @@ def gap_scope(session: Session, run_id: int, covered: list[str], touched: set[st
 
 
 def decide_pair(engine: Engine, key1: str, key2: str, decision: str, by: str, note: str | None = None,
-                timeout: float | None = LOCK_TIMEOUT) -> dict:
+                timeout: float | None = LOCK_TIMEOUT, expected: int | None = None) -> dict:
     """An officer's pair decision: stored, then only the targets of the two designations re-clustered
     and only their gaps refreshed, in one short transaction."""
     with locks.hold(engine, "match", timeout=timeout, what="a review decision"):
         Session = session_factory(engine)
         with Session.begin() as session:
-            key_a, key_b = review.record_pair_decision(session, key1, key2, decision, by, note)
+            key_a, key_b = review.record_pair_decision(session, key1, key2, decision, by, note,
+                                                       expected=expected)
             scope = set(session.scalars(select(TargetMember.target_id)
                                         .where(TargetMember.designation_key.in_([key_a, key_b]))))
             clustered = targets.recluster(session, None, scope)
@@ -127,9 +128,11 @@ def decide_pair(engine: Engine, key1: str, key2: str, decision: str, by: str, no
 
 
 def set_gap_status(engine: Engine, gap_id: str, status: str, by: str, reason: str | None = None,
-                   note: str | None = None, timeout: float | None = LOCK_TIMEOUT) -> dict:
+                   note: str | None = None, timeout: float | None = LOCK_TIMEOUT,
+                   expected_version: int | None = None) -> dict:
     """An officer's disposition on a gap (under the ``match`` lock, so no refresh runs beside it)."""
     with locks.hold(engine, "match", timeout=timeout, what="a review decision"):
         Session = session_factory(engine)
         with Session.begin() as session:
-            return review.record_gap_status(session, gap_id, status, by, reason, note)
+            return review.record_gap_status(session, gap_id, status, by, reason, note,
+                                            expected_version=expected_version)

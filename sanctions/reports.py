@@ -10,6 +10,9 @@ import click
 GAP_COLUMNS = ("gap", "designated_by", "not_by", "keys", "name", "kind", "regimes", "listed_on", "age_days",
                "comparable_regime", "near_miss", "near_miss_score", "state", "disposition", "needs_review")
 
+# Added after the columns above when the list is sorted by priority (``gaps --sort priority``).
+PRIORITY_COLUMNS = ("priority", "priority_reasons")
+
 
 def gap_row(g: dict) -> dict:
     """One gap report entry as a flat CSV row (the best near miss only)."""
@@ -23,6 +26,8 @@ def gap_row(g: dict) -> dict:
         "near_miss": best["key"] if best else "", "near_miss_score": best["score"] if best else "",
         "state": g["state"], "disposition": "; ".join(sorted(set(g["disposition"].values()))),
         "needs_review": "yes" if g["needs_review"] else "",
+        **({"priority": g["priority"], "priority_reasons": "; ".join(
+            f"{r['reason']} (+{r['points']})" for r in g["priority_reasons"])} if "priority" in g else {}),
     }
 
 
@@ -38,6 +43,8 @@ def format_gaps(found: list[dict]) -> str:
         lines.append(f"{row['gap']}  {row['name']} ({row['kind']}; {row['regimes'] or 'no regime'}; {age})")
         lines.append(f"    comparable regime: {row['comparable_regime']}; gap {row['state']}, "
                      f"disposition {row['disposition']}" + (" - NEEDS RE-REVIEW" if g["needs_review"] else ""))
+        if "priority" in g:
+            lines.append(f"    priority {g['priority']}: {row['priority_reasons'] or 'no signal'}")
         for b, misses in g["near_misses"].items():
             for m in misses:
                 lines.append(f"    near miss in {b}: {m['key']} {m['name']} (score {m['score']}, {m['band']})")

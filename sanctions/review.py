@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Iterable
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sanctions import audit, gaps
@@ -33,13 +34,44 @@ class ReviewError(ValueError):
     pass
 
 
+# --- version check (issue 11) ----------------------------------------------------------
+# A decision names the state it was made on: a gap's ``version``, a pair's current
+# decision id (0 when undecided).  If someone else decided in between, the change is
+# refused with ``Conflict`` carrying what is there now, so nothing is silently overwritten.
+# The database enforces it too (gap update guarded by version; pair decisions unique on
+# the decision they replace), so two transactions racing past the check cannot both win.
+
+class Conflict(ReviewError):
+    """Someone decided first; ``current`` is what they decided."""
+
+    def __init__(self, message: str, current: dict | None):
+        super().__init__(message)
+        self.current = current
+
+
+def _pair_state(decision: PairDecision | None) -> dict | None:
+    if decision is None:
+        return None
+    return {"id": decision.id, "decision": decision.decision, "by": decision.decided_by, "note": decision.note,
+            "at": decision.decided_at.replace(microsecond=0).isoformat()}
+
+
+def _gap_state(gap: Gap) -> dict:
+    return {"version": gap.version, "disposition": gap.disposition, "reason": gap.reason,
+            "needs_review": gap.needs_review}
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
 def record_pair_decision(session: Session, key1: str, key2: str, decision: str, by: str,
-                         note: str | None = None) -> tuple[str, str]:
-    """Store an officer's decision on a pair (the previous one stays, no longer current)."""
+                         note: str | None = None, expected: int | None = None) -> tuple[str, str]:
+    """Store an officer's decision on a pair (the previous one stays, no longer current).
+
+    ``expected``: the id of the pair's current decision the officer saw (0: none);
+    if another decision was recorded since, ``Conflict`` is raised and nothing is written.
+    """
     if decision not in PAIR_DECISIONS:
         raise ReviewError(f"decision must be one of {', '.join(PAIR_DECISIONS)}")
     if not by.strip():
@@ -55,12 +87,19 @@ def record_pair_decision(session: Session, key1: str, key2: str, decision: str, 
     previous = session.scalars(select(PairDecision).where(PairDecision.key_a == key_a,
                                                           PairDecision.key_b == key_b,
                                                           PairDecision.current.is_(True))).first()
+    if expected is not None and expected != (previous.id if previous else 0):
+        raise Conflict(f"pair {key_a} {key_b} was decided by someone else meanwhile", _pair_state(previous))
     before = {"decision": previous.decision, "by": previous.decided_by} if previous else None
     session.execute(update(PairDecision).where(PairDecision.key_a == key_a, PairDecision.key_b == key_b)
                     .values(current=False))
     session.add(PairDecision(key_a=key_a, key_b=key_b, decision=decision, decided_by=by, note=note,
                              decided_at=_now(), hash_a=material_fingerprint(contents[key_a]),
-                             hash_b=material_fingerprint(contents[key_b])))
+                             hash_b=material_fingerprint(contents[key_b]),
+                             supersedes=previous.id if previous else 0))
+    try:
+        session.flush()
+    except IntegrityError:  # a concurrent decision replaced the same one first (version check)
+        raise Conflict(f"pair {key_a} {key_b} was decided by someone else at the same moment", None) from None
     audit.append(session, by, "pair-decision", f"{key_a} {key_b}", before, {"decision": decision}, note)
     session.flush()
     return key_a, key_b
@@ -76,8 +115,11 @@ def resolve_gap(session: Session, gap_id: str) -> Gap | None:
 
 
 def record_gap_status(session: Session, gap_id: str, status: str, by: str, reason: str | None = None,
-                      note: str | None = None) -> dict:
-    """Move a gap along open -> under-review -> confirmed | dismissed (with a reason)."""
+                      note: str | None = None, expected_version: int | None = None) -> dict:
+    """Move a gap along open -> under-review -> confirmed | dismissed (with a reason).
+
+    ``expected_version``: the gap's version the officer saw; a newer one raises ``Conflict``.
+    """
     if status not in gaps.DISPOSITIONS:
         raise ReviewError(f"status must be one of {', '.join(gaps.DISPOSITIONS)}")
     if status == "dismissed" and reason not in gaps.DISMISS_REASONS:
@@ -89,15 +131,25 @@ def record_gap_status(session: Session, gap_id: str, status: str, by: str, reaso
     gap = resolve_gap(session, gap_id)
     if gap is None:
         raise ReviewError(f"no gap with id {gap_id!r}")
+    if expected_version is not None and expected_version != gap.version:
+        raise Conflict(f"gap {gap.id} was changed by someone else meanwhile (version {gap.version}, "
+                       f"not {expected_version})", _gap_state(gap))
     if status not in TRANSITIONS[gap.disposition] and not (gap.needs_review and status == gap.disposition):
         allowed = ", ".join(sorted(TRANSITIONS[gap.disposition]))
         raise ReviewError(f"gap {gap.id} is {gap.disposition}; it can move to {allowed}")
     before = {"disposition": gap.disposition, "reason": gap.reason, "needs_review": gap.needs_review}
-    gap.disposition, gap.reason, gap.needs_review = status, reason, False
-    gap.material_hash = gaps.gap_material_hash(session, gap)
+    material_hash = gaps.gap_material_hash(session, gap)
+    seen = gap.version
+    # Compare-and-set on the version: if another writer changed the gap after our read, it wins and we refuse.
+    changed = session.execute(update(Gap).where(Gap.id == gap.id, Gap.version == seen).values(
+        disposition=status, reason=reason, needs_review=False, material_hash=material_hash,
+        version=seen + 1).execution_options(synchronize_session=False)).rowcount
+    if changed != 1:
+        raise Conflict(f"gap {gap.id} was changed by someone else at the same moment", None)
+    session.expire(gap)
     after = {"disposition": status, "reason": reason, "needs_review": False}
     audit.append(session, by, "gap-disposition", gap.id, before, after, note)
-    return {"gap": gap.id, **after}
+    return {"gap": gap.id, **after, "version": seen + 1}
 
 
 def carry_dispositions(session: Session, carries: Iterable[gaps.Carry]) -> int:
@@ -188,4 +240,3 @@ def _flag_pair_decisions(session: Session, keys: set[str] | None) -> int:
             audit.append(session, "system", "pair-flagged", f"{d.key_a} {d.key_b}", {"needs_review": False},
                          {"needs_review": True}, "a designation under this decision changed materially")
     return flagged
-

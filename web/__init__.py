@@ -21,10 +21,13 @@ from flask.json.provider import DefaultJSONProvider
 
 from sanctions import db
 from web import errors, database
+from web import admin, auth, dashboard, gaps, review, target_gaps
 from web.views import api, coordination, designations, search, sources, targets
 
 # Every blueprint of the app, in registration order.  Append new areas here.
 BLUEPRINTS = [search.bp, targets.bp, designations.bp, coordination.bp, sources.bp, api.bp]
+# The officers' workspace (issue 11): sign-in, gaps, review queue, dashboard, audit.
+BLUEPRINTS += [auth.bp, gaps.bp, review.bp, dashboard.bp, admin.bp, target_gaps.bp]
 
 # Links of the header's navigation: (endpoint, label).  Signed-in links go in
 # the template slot ``templates/_nav_account.html`` instead.
@@ -62,6 +65,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(config or {})
     database.init_app(app)
     errors.init_app(app)
+    auth.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
 

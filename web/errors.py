@@ -8,6 +8,8 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from sanctions.locks import LockTimeout
+
 
 class UserError(Exception):
     """A request the app refuses, with the status, a short code and a clear message."""
@@ -42,6 +44,13 @@ def init_app(app: Flask) -> None:
     def http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
         return _respond(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(LockTimeout)
+    def busy(exc: LockTimeout):
+        # A decision waited for a running match or import longer than its lock allows: nothing was written.
+        response = _respond(503, "busy", f"{exc}. Nothing was recorded; try again in a minute.")
+        response[0].headers["Retry-After"] = "60"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

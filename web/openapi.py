@@ -25,6 +25,16 @@ def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, A
 
 
 def openapi_document() -> dict[str, Any]:
+    doc = _read_side_document()
+    # The officers' workspace adds its own endpoints (issue 11).
+    from web import openapi_workspace
+
+    doc["paths"].update(openapi_workspace.paths())
+    doc["components"]["securitySchemes"] = openapi_workspace.security_schemes()
+    return doc
+
+
+def _read_side_document() -> dict[str, Any]:
     jurisdictions = {"type": "string", "enum": list(JURISDICTIONS)}
     search_params = [
         _param("q", {"type": "string", "maxLength": params.MAX_QUERY_LENGTH},
