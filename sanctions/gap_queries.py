@@ -48,7 +48,7 @@ def _started():
     return func.coalesce(Gap.listed_on, Gap.opened_on)
 
 
-def _filtered(q: GapQuery) -> Select:
+def filtered_gaps(q: GapQuery) -> Select:
     """The gap rows a query selects, every filter in SQL."""
     stmt = select(Gap).where(Gap.designated_by == q.designated_by, Gap.kind == q.gap_kind)
     if q.not_by != ["any"]:
@@ -68,7 +68,7 @@ def _filtered(q: GapQuery) -> Select:
 
 def _targets(q: GapQuery) -> Select:
     """One row per target: (target id, first date), with every B when several are asked for."""
-    gaps = _filtered(q).subquery()
+    gaps = filtered_gaps(q).subquery()
     stmt = (select(gaps.c.target_id, func.min(func.coalesce(gaps.c.listed_on, gaps.c.opened_on)).label("started"),
                    func.min(gaps.c.id).label("first"))
             .group_by(gaps.c.target_id))
@@ -85,7 +85,7 @@ def count_gaps(session: Session, q: GapQuery) -> int:
 def gap_page(session: Session, q: GapQuery, limit: int = PAGE, offset: int = 0,
              evidence: bool = False) -> tuple[list[dict[str, Any]], int]:
     """One page of report entries and the total, for the web's pages of 50."""
-    return _entries(session, q, _target_page(session, q, limit, offset), evidence), count_gaps(session, q)
+    return report_entries(session, q, _target_page(session, q, limit, offset), evidence), count_gaps(session, q)
 
 
 def _target_page(session: Session, q: GapQuery, limit: int | None, offset: int) -> list[str]:
@@ -106,10 +106,10 @@ def iter_gaps(session: Session, q: GapQuery, evidence: bool = False, batch: int 
     """
     target_ids = _target_page(session, q, None, 0)
     if not evidence:
-        yield from _entries(session, q, target_ids, evidence, whole=True)
+        yield from report_entries(session, q, target_ids, evidence, whole=True)
         return
     for i in range(0, len(target_ids), batch):
-        yield from _entries(session, q, target_ids[i : i + batch], evidence)
+        yield from report_entries(session, q, target_ids[i : i + batch], evidence)
 
 
 def find_gaps(session: Session, q: GapQuery, evidence: bool = False) -> list[dict[str, Any]]:
@@ -120,24 +120,24 @@ def find_gaps(session: Session, q: GapQuery, evidence: bool = False) -> list[dic
 def _where_target(column, q: GapQuery, target_ids: list[str], whole: bool) -> list:
     """Conditions selecting the report's targets: one sub-select for a whole report, else id chunks."""
     if whole:
-        return [column.in_(_filtered(q).with_only_columns(Gap.target_id))]
+        return [column.in_(filtered_gaps(q).with_only_columns(Gap.target_id))]
     return [column.in_(chunk) for chunk in _chunks(target_ids)]
 
 
-def _entries(session: Session, q: GapQuery, target_ids: list[str], evidence: bool,
+def report_entries(session: Session, q: GapQuery, target_ids: list[str], evidence: bool,
              whole: bool = False) -> list[dict[str, Any]]:
     """Report entries for ``target_ids`` (in that order); ``whole``: they are all of the query's."""
     if not target_ids:
         return []
     # Plain rows, not ORM objects: a report of 12,000 targets pays for every attribute access.
-    columns = _filtered(q).with_only_columns(Gap.id, Gap.target_id, Gap.not_by, Gap.state, Gap.opened_on,
+    columns = filtered_gaps(q).with_only_columns(Gap.id, Gap.target_id, Gap.not_by, Gap.state, Gap.opened_on,
                                              Gap.closed_on, Gap.closed_reason, Gap.disposition, Gap.reason,
                                              Gap.needs_review, Gap.carried_from, Gap.listed_on)
     gaps_of: dict[str, list[Any]] = defaultdict(list)
     for condition in ([] if whole else _where_target(Gap.target_id, q, target_ids, whole)) or [None]:
         for gap in session.execute(columns if condition is None else columns.where(condition)):
             gaps_of[gap.target_id].append(gap)
-    sides = _side_a(session, _where_target(TargetMember.target_id, q, target_ids, whole), q.designated_by)
+    sides = designated_side(session, _where_target(TargetMember.target_id, q, target_ids, whole), q.designated_by)
     codes = comparable_regimes()
     members = {t: [m["key"] for m in sides.get(t, [])] for t in target_ids}
     if whole:
@@ -146,7 +146,7 @@ def _entries(session: Session, q: GapQuery, target_ids: list[str], evidence: boo
         misses = near_misses(session, members, key_select=keys)
     else:
         misses = near_misses(session, members)
-    records = _records(session, sides, misses) if evidence else {}
+    records = evidence_records(session, sides, misses) if evidence else {}
     today = dt.date.today()
     out = []
     for target_id in target_ids:
@@ -181,7 +181,7 @@ def _entries(session: Session, q: GapQuery, target_ids: list[str], evidence: boo
         if entry["closed_on"]:
             entry["closed_on"] = entry["closed_on"].isoformat()
         if evidence:
-            entry["evidence"] = _evidence(records, side_a, entry["near_misses"])
+            entry["evidence"] = evidence_pack(records, side_a, entry["near_misses"])
         out.append(entry)
     return out
 
@@ -191,7 +191,7 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[i : i + size]
 
 
-def _side_a(session: Session, conditions: list, a: str) -> dict[str, list[dict[str, Any]]]:
+def designated_side(session: Session, conditions: list, a: str) -> dict[str, list[dict[str, Any]]]:
     """A's designations of each target the conditions select, in key order."""
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for condition in conditions:
@@ -269,7 +269,7 @@ def near_misses(session: Session, members: dict[str, list[str]], limit: int = 3,
     return out
 
 
-def _records(session: Session, sides: dict[str, list[dict]], misses: dict[str, dict[str, list[dict]]]):
+def evidence_records(session: Session, sides: dict[str, list[dict]], misses: dict[str, dict[str, list[dict]]]):
     """Every designation an evidence batch shows, with the import that carried it: one query per chunk."""
     keys = {m["key"] for side in sides.values() for m in side}
     keys |= {m["key"] for per_b in misses.values() for ms in per_b.values() for m in ms}
@@ -280,18 +280,18 @@ def _records(session: Session, sides: dict[str, list[dict]], misses: dict[str, d
                 select(Designation.key, Designation.status, Designation.content, Designation.raw,
                        Designation.changed_run_id).where(Designation.key.in_(chunk))):
             out[key] = {"key": key, "status": status, "record": content, "source_record": raw,
-                        "import": _run_info(runs.get(run_id))}
+                        "import": run_info(runs.get(run_id))}
     return out
 
 
-def _run_info(run: ImportRun | None) -> dict[str, Any] | None:
+def run_info(run: ImportRun | None) -> dict[str, Any] | None:
     if run is None:
         return None
     return {"run": run.id, "location": run.location, "sha256": run.sha256,
             "published_on": run.published_on.isoformat() if run.published_on else None}
 
 
-def _evidence(records: dict[str, dict], side_a: list[dict], misses: dict[str, list[dict]]) -> dict[str, Any]:
+def evidence_pack(records: dict[str, dict], side_a: list[dict], misses: dict[str, list[dict]]) -> dict[str, Any]:
     """Both sides' source records with the import that carried each."""
     return {"designated": [records[m["key"]] for m in side_a if m["key"] in records],
             "near_misses": {b: [{**records[m["key"]], "score": m["score"], "explanation": m["explanation"]}

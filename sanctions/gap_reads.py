@@ -17,8 +17,8 @@ from typing import Any, Iterator
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from sanctions import gap_queries, gaps, priority, queries, review
-from sanctions.models import AuditEntry, Designation, Gap, ImportRun, MatchPair, MatchRun, PairDecision
+from sanctions import gap_queries, priority, queries, review
+from sanctions.models import AuditEntry, Designation, Gap, ImportRun, MatchPair, MatchRun, PairDecision, TargetMember
 
 SORTS = ("priority", "age", "regime")
 _CACHE: dict[tuple, dict[str, Any]] = {}
@@ -40,7 +40,7 @@ def _ranking(session: Session, query: gap_queries.GapQuery, sort: str, needs_rev
     key = (str(session.get_bind().url), repr(query), sort, needs_review, data_version(session))
     if key in _CACHE:
         return _CACHE[key]
-    rows = session.execute(gap_queries._filtered(query).with_only_columns(
+    rows = session.execute(gap_queries.filtered_gaps(query).with_only_columns(
         Gap.id, Gap.target_id, Gap.not_by, Gap.regimes, Gap.listed_on, Gap.opened_on, Gap.needs_review)).all()
     by_target: dict[str, list] = defaultdict(list)
     for row in rows:
@@ -89,7 +89,7 @@ def list_gaps(session: Session, query: gap_queries.GapQuery, sort: str = "priori
     """
     ranking = _ranking(session, query, sort, needs_review)
     page_ids = ranking["order"][offset : offset + limit]
-    entries = gap_queries._entries(session, query, page_ids, evidence)
+    entries = gap_queries.report_entries(session, query, page_ids, evidence)
     return {"total": len(ranking["order"]), "offset": offset, "limit": limit,
             "results": _with_priority(entries, ranking["scores"])}
 
@@ -99,7 +99,7 @@ def iter_sorted(session: Session, query: gap_queries.GapQuery, sort: str = "prio
     """Every entry in ``sort`` order, ``batch`` targets at a time (``sanctions gaps --sort``)."""
     ranking = _ranking(session, query, sort, False)
     for i in range(0, len(ranking["order"]), batch):
-        entries = gap_queries._entries(session, query, ranking["order"][i : i + batch], evidence)
+        entries = gap_queries.report_entries(session, query, ranking["order"][i : i + batch], evidence)
         yield from _with_priority(entries, ranking["scores"])
 
 
@@ -151,11 +151,12 @@ def gap_detail(session: Session, gap_id: str) -> dict[str, Any] | None:
         .where(Designation.key.in_(keys)).order_by(Designation.key))}
     query = gap_queries.GapQuery(designated_by=gap.designated_by, not_by=[gap.not_by], status="all",
                                  gap_kind=gap.kind)
-    side_a = gap_queries._side_a(session, [target_id], gap.designated_by).get(target_id, [])
-    misses = gap_queries.near_misses(session, {target_id: keys}, limit=5, all_members=True) \
+    side_a = gap_queries.designated_side(session, [TargetMember.target_id == target_id],
+                                         gap.designated_by).get(target_id, [])
+    misses = gap_queries.near_misses(session, {target_id: keys}, limit=5) \
         .get(target_id, {}).get(gap.not_by, [])
-    records = gap_queries._records(session, {target_id: side_a}, {target_id: {gap.not_by: misses}})
-    evidence = gap_queries._evidence(records, side_a, {gap.not_by: misses})
+    records = gap_queries.evidence_records(session, {target_id: side_a}, {target_id: {gap.not_by: misses}})
+    evidence = gap_queries.evidence_pack(records, side_a, {gap.not_by: misses})
     for record in evidence["designated"] + evidence["near_misses"][gap.not_by]:
         # The common-schema record with its key and status, as the designation pages show one.
         record["d"] = {**(record["record"] or {}), "key": record["key"], "status": record["status"]}
@@ -190,7 +191,7 @@ def gap_detail(session: Session, gap_id: str) -> dict[str, Any] | None:
         "id": gap.id, "kind": gap.kind, "designated_by": gap.designated_by, "not_by": gap.not_by,
         "target_id": target_id, "state": gap.state, "query": query,
         "opened_on": gap.opened_on, "closed_on": gap.closed_on, "closed_reason": gap.closed_reason,
-        "closed_run": gap_queries._run_info(closed_run), "successor_id": gap.successor_id,
+        "closed_run": gap_queries.run_info(closed_run), "successor_id": gap.successor_id,
         "carried_from": gap.carried_from,
         "disposition": gap.disposition, "reason": gap.reason, "needs_review": gap.needs_review,
         "version": gap.version, "name": lead["name"] if lead else gap.anchor_key,

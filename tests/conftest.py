@@ -11,8 +11,10 @@ mistake would look green.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
+from typing import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,11 +51,12 @@ def _postgres_url() -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request, tmp_path):
-    """A URL to an empty database: a SQLite file, or a throw-away PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+@contextlib.contextmanager
+def throwaway_database(dialect: str, folder: Path, name: str = "test.db") -> Iterator[str]:
+    """A URL to an empty database of this dialect: a SQLite file in ``folder``, or a PostgreSQL
+    schema of its own on the server of ``SANCTIONS_TEST_DB``, dropped afterwards."""
+    if dialect == "sqlite":
+        yield f"sqlite:///{folder / name}"
         return
     base = db.create(_postgres_url()).url
     schema = f"test_{uuid.uuid4().hex[:12]}"
@@ -61,10 +64,19 @@ def db_url(request, tmp_path):
     with admin.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     url = base.update_query_dict({"options": f"-csearch_path={schema}"})
-    yield url.render_as_string(hide_password=False)
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    """A URL to an empty database: a SQLite file, or a throw-away PostgreSQL schema."""
+    with throwaway_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

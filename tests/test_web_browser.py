@@ -15,13 +15,12 @@ from werkzeug.serving import make_server
 
 from sanctions import db, imports, pipeline
 from sanctions.demo import SAMPLE_FILES
+from tests.web_support import chromium_browser, needs_chromium
 from tests.test_web import hostile_un_file
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="/usr/bin/chromium is absent (apt-get install chromium; .ci/run does)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +44,8 @@ def base_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser
-        browser.close()
+    with chromium_browser() as chromium:
+        yield chromium
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
-from sanctions import db, gaps, imports, pipeline, priority, review, users
+from sanctions import db, gap_queries, gaps, imports, pipeline, priority, review, users
 from sanctions.cli import main
 from sanctions.demo import SAMPLE_FILES
 from sanctions.models import ApiToken, AuditEntry, Gap, PairDecision, TargetMember, User
@@ -478,7 +478,7 @@ def test_a_pair_decision_on_the_gap_page_closes_the_gap_at_once(db_url):
 def test_gap_list_has_the_cli_filters_sorted_and_paginated(app):
     client = signed_in(app, "vera")
     with db.session_factory(engine_of(app))() as session:
-        expected = [g["gaps"][0] for g in gaps.find_gaps(session, gaps.GapQuery("us", ["gb"], regime="russia"))]
+        expected = [g["gaps"][0] for g in gap_queries.find_gaps(session, gap_queries.GapQuery("us", ["gb"], regime="russia"))]
     by_age = client.get("/api/gaps", query_string={"designated_by": "us", "not_by": "gb", "regime": "russia",
                                                    "sort": "age", "limit": 500}).get_json()
     assert [g["gaps"][0] for g in by_age["results"]] == expected and by_age["total"] == len(expected)

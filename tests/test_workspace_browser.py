@@ -18,15 +18,14 @@ from werkzeug.serving import make_server
 
 from sanctions import db, gaps, imports, pipeline, users
 from sanctions.demo import SAMPLE_FILES
+from tests.web_support import chromium_browser, needs_chromium
 from sanctions.models import TargetMember
 
-CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "docs" / "screenshots"
 SPLIT_PAIR = ("un:6908394", "us-sdn:9330")
 VOLODIN = "us-sdn:16714"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="/usr/bin/chromium is absent (apt-get install chromium; .ci/run does)")
+pytestmark = needs_chromium
 
 
 def target_of(engine, key: str) -> str:
@@ -60,13 +59,8 @@ def site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser
-        browser.close()
+    with chromium_browser() as chromium:
+        yield chromium
 
 
 def new_page(browser):

@@ -7,33 +7,39 @@ dialect here (same SQLite file / throw-away PostgreSQL schema scheme).
 from __future__ import annotations
 
 import contextlib
-import uuid
+from pathlib import Path
+from typing import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
 
-from sanctions import db
-from tests.conftest import _postgres_url
+from tests.conftest import throwaway_database
 
 
 @contextlib.contextmanager
-def module_database(dialect: str, tmp_dir):
-    """A URL to an empty database of this dialect, dropped afterwards."""
-    if dialect == "sqlite":
-        yield f"sqlite:///{tmp_dir / 'web.db'}"
-        return
-    base = db.create(_postgres_url()).url
-    schema = f"test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+def module_database(dialect: str, tmp_dir) -> Iterator[str]:
+    """A URL to an empty database of this dialect for a whole module, dropped afterwards."""
+    with throwaway_database(dialect, tmp_dir, "web.db") as url:
+        yield url
+
+
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+CHROMIUM = Path("/usr/bin/chromium")
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(),
+                                    reason="/usr/bin/chromium is absent (apt-get install chromium; .ci/run does)")
+
+
+@contextlib.contextmanager
+def chromium_browser():
+    """Headless Chromium, as root (hence no sandbox), with no background traffic to the closed network."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 DIALECTS = pytest.mark.parametrize("dialect", ["sqlite", "postgresql"])
