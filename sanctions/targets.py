@@ -23,7 +23,8 @@ import datetime as dt
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Iterable
+from itertools import islice
+from typing import Iterable, Iterator
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -38,14 +39,18 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
 
 
+def _id_choices(seed: str) -> Iterator[str]:
+    """The ids a target whose smallest member key is ``seed`` may take, in order of preference."""
+    yield "T" + hashlib.sha1(seed.encode()).hexdigest()[:12]
+    n = 1
+    while True:
+        yield "T" + hashlib.sha1(f"{seed}#{n}".encode()).hexdigest()[:12]
+        n += 1
+
+
 def new_target_id(members: Iterable[str], taken: set[str]) -> str:
     """``T`` + 12 hex of the smallest member key: the same on every database, never one already used."""
-    seed = min(members)
-    candidate, n = "T" + hashlib.sha1(seed.encode()).hexdigest()[:12], 1
-    while candidate in taken:
-        candidate = "T" + hashlib.sha1(f"{seed}#{n}".encode()).hexdigest()[:12]
-        n += 1
-    return candidate
+    return next(c for c in _id_choices(min(members)) if c not in taken)
 
 
 @dataclass
@@ -196,13 +201,23 @@ def recluster(session: Session, match_run_id: int | None = None,
     return ClusterResult(clusters=sum(1 for g in groups if len(g) > 1), touched=touched, events=result.events)
 
 
+ID_CHOICES_CHECKED = 4  # a group's first choices looked up in one query; a longer chain is all but impossible
+
+
 def _taken(session: Session, groups: list[set[str]]) -> set[str]:
-    """Stored ids that a new id for one of these groups could collide with."""
-    wanted = sorted({new_target_id(g, set()) for g in groups})
+    """Stored ids among the first choices of these groups' new ids.
+
+    A group that keeps its target usually finds its own first choice taken
+    (by itself), so the next few choices are looked up too rather than every
+    stored id: an officer's decision re-clusters two targets, not the store.
+    """
+    if len(groups) > 1000:  # the whole store (a match): one read of every id is cheaper than look-ups
+        return set(session.scalars(select(Target.id)))
+    choices = {min(g): list(islice(_id_choices(min(g)), ID_CHOICES_CHECKED)) for g in groups}
     taken: set[str] = set()
-    for chunk in _chunks(wanted):
+    for chunk in _chunks(sorted({c for cs in choices.values() for c in cs})):
         taken.update(session.scalars(select(Target.id).where(Target.id.in_(chunk))))
-    if taken:  # a collision on the first choice: load every id so the next choices are checked too
+    if any(all(c in taken for c in cs) for cs in choices.values()):  # a chain runs further: check every id
         taken = set(session.scalars(select(Target.id)))
     return taken
 
