@@ -26,6 +26,7 @@ class Publisher:
         self.faults: dict[str, list[str]] = defaultdict(list)
         self.requests: list[tuple[str, int]] = []
         self.hang_seconds = hang_seconds
+        self.hanging = threading.Event()  # set when a "hang" fault starts: a client is now waiting on us
         self._version = 0
         self._lock = threading.Lock()
         publisher = self
@@ -79,6 +80,7 @@ class Publisher:
             handler.send_error(int(fault))
             return
         if fault == "hang":
+            self.hanging.set()
             time.sleep(self.hang_seconds)
         if path not in self.files:
             self._log(path, 404)

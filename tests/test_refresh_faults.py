@@ -173,9 +173,8 @@ def test_a_second_refresh_while_one_runs(engine, baseline):
     running = threading.Thread(target=lambda: results.append(refresh.run(engine, settings, log=quiet())))
     running.start()
     try:
-        deadline = time.monotonic() + 10
-        while not any(p == GB for p, _ in publisher.requests[2:]) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        # While the first refresh waits on the hanging publisher it holds the refresh lock.
+        assert publisher.hanging.wait(10)
         with pytest.raises(refresh.RefreshError, match="refresh is busy"):
             refresh.run(engine, settings, log=quiet(), lock_timeout=0.2)
     finally:
