@@ -18,7 +18,7 @@ from sanctions.schema import JURISDICTIONS, KINDS
 from sanctions.reports import GAP_COLUMNS, PRIORITY_COLUMNS, gap_row
 from web import auth, database
 from web.errors import UserError, bad_request, not_found
-from web.params import _choice, _choices, _integer, regime_codes
+from web.params import _choice, _choices, _date, _integer, regime_codes
 
 bp = Blueprint("gaps", __name__)
 STATUSES = ("open", "closed", *gaps.DISPOSITIONS[1:], "all")
@@ -34,17 +34,10 @@ def gap_query(args: MultiDict) -> tuple[gap_queries.GapQuery, dict]:
         not_by = ["any"]
     if designated_by in not_by:
         raise bad_request(f"not_by={designated_by!r} is the jurisdiction that designates; choose another.")
-    since_raw = (args.get("since") or "").strip()
-    since = None
-    if since_raw:
-        try:
-            since = dt.date.fromisoformat(since_raw)
-        except ValueError:
-            raise bad_request(f"since={since_raw!r} is not a date (YYYY-MM-DD).") from None
-    query = gap_queries.GapQuery(designated_by=designated_by, not_by=not_by, regime=_choice(args, "regime", regime_codes()),
-                          kind=_choice(args, "kind", KINDS), since=since,
-                          status=_choice(args, "status", STATUSES, "open"),
-                          gap_kind=_choice(args, "gap_kind", ("missing", "delisted"), "missing"))
+    query = gap_queries.GapQuery(designated_by=designated_by, not_by=not_by,
+                                 regime=_choice(args, "regime", regime_codes()), kind=_choice(args, "kind", KINDS),
+                                 since=_date(args, "since"), status=_choice(args, "status", STATUSES, "open"),
+                                 gap_kind=_choice(args, "gap_kind", ("missing", "delisted"), "missing"))
     extra = {"sort": _choice(args, "sort", gap_reads.SORTS, "priority"),
              "rereview": _choice(args, "rereview", ("1", "0"), "0") == "1",
              "limit": _integer(args, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),

@@ -59,19 +59,24 @@ def _integer(args: MultiDict, name: str, default: int, low: int, high: int) -> i
     return value
 
 
+def _date(args: MultiDict, name: str) -> dt.date | None:
+    """An optional YYYY-MM-DD parameter; anything else is a 400 naming it."""
+    raw = (args.get(name) or "").strip()
+    if not raw:
+        return None
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise bad_request(f"{name}={raw!r} is not a date (YYYY-MM-DD).") from None
+
+
 def search_query(args: MultiDict, require_q: bool = True) -> SearchQuery | None:
     """The SearchQuery the parameters ask for; None when no query was typed and none is required."""
     q = " ".join((args.get("q") or "").split())
     if len(q) > MAX_QUERY_LENGTH:
         raise bad_request(f"q is {len(q)} characters long; a search takes at most {MAX_QUERY_LENGTH}.",
                           "query_too_long")
-    listed_raw = (args.get("listed_since") or "").strip()
-    listed_since = None
-    if listed_raw:
-        try:
-            listed_since = dt.date.fromisoformat(listed_raw)
-        except ValueError:
-            raise bad_request(f"listed_since={listed_raw!r} is not a date (YYYY-MM-DD).") from None
+    listed_since = _date(args, "listed_since")
     query = SearchQuery(
         q=q,
         designated_by=_choices(args, "designated_by", JURISDICTIONS),
