@@ -8,13 +8,14 @@ message naming the lock, which the CLI prints as a one-line error.
 - PostgreSQL: a session-level advisory lock on a dedicated connection, keyed
   by the lock name and the schema (two registries in one database do not
   block each other).  A killed process loses its connection and so its lock.
-- An import also takes ``match`` around its write transaction (not while it
-  downloads and parses), so an import and a match or a review decision
-  never interleave their writes: the store always ends as one of the serial
-  orders.  Lock order is always ``import:<source>`` then ``match``.
 - SQLite: an exclusive ``flock`` on a file beside the database
   (``<db>.<name>.lock``); the kernel releases it when the process dies.  An
   in-memory database needs no lock (one process only).
+
+An import also takes ``match`` around its write transaction (not while it
+downloads and parses), so an import and a match or a review decision never
+interleave their writes: the store always ends as one of the serial orders.
+Lock order is always ``import:<source>`` then ``match``.
 """
 from __future__ import annotations
 
@@ -86,6 +87,11 @@ def hold(engine: Engine, name: str, timeout: float | None = DEFAULT_TIMEOUT, wha
         held.discard(key)
 
 
+def _busy(what: str, name: str, timeout: float) -> LockTimeout:
+    return LockTimeout(f"{what} is busy: another process has held the '{name}' lock for more than {timeout:g} s; "
+                       f"try again later")
+
+
 @contextlib.contextmanager
 def _acquire(engine: Engine, name: str, timeout: float | None, what: str | None) -> Iterator[None]:
     what = what or name
@@ -99,8 +105,7 @@ def _acquire(engine: Engine, name: str, timeout: float | None, what: str | None)
             while not connection.execute(text("select pg_try_advisory_lock(:k)"), {"k": key}).scalar():
                 connection.commit()
                 if time.monotonic() >= deadline:
-                    raise LockTimeout(f"{what} is busy: another process has held the '{name}' lock "
-                                      f"for more than {timeout:g} s; try again later")
+                    raise _busy(what, name, timeout)
                 time.sleep(POLL)
             connection.commit()
             try:
@@ -120,8 +125,7 @@ def _acquire(engine: Engine, name: str, timeout: float | None, what: str | None)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    raise LockTimeout(f"{what} is busy: another process has held the '{name}' lock "
-                                      f"for more than {timeout:g} s; try again later") from None
+                    raise _busy(what, name, timeout) from None
                 time.sleep(POLL)
         try:
             yield
