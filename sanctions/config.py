@@ -317,6 +317,9 @@ def load(path: str | Path | None = None, options: dict[tuple[str, str], Any] | N
                                       + (f"; one of {', '.join(known)}" if known else " (unknown section)"))
                 default = defaults.get((section, key))
                 coerced = _coerce(str(path), f"{section}.{key}", default, value) if default is not None else value
+                if section == "expected_minimum" and coerced < 0:
+                    raise ConfigError(f"{path}: [expected_minimum] {key} must be a whole number >= 0, "
+                                      f"not {value!r}")
                 values[(section, key)] = Setting(coerced, origin)
 
     env_names = dict(ENVIRONMENT)

@@ -90,6 +90,8 @@ def test_config_command_prints_where_each_value_came_from(config_file, monkeypat
     ("[refresh]\nretrys = 3", "unknown setting 'retrys' in [refresh]; one of"),
     ("[sources.fr]\nurl = 'x'", "unknown source [sources.fr]"),
     ("[refresh]\nretries = 'many'", "refresh.retries = 'many' is not a valid int"),
+    ("[expected_minimum]\nun = -5", "[expected_minimum] un must be a whole number >= 0, not -5"),
+    ("[expected_minimum]\neurope = 10", "[expected_minimum] names unknown source 'europe'"),
 ])
 def test_a_bad_file_is_one_clear_line(tmp_path, monkeypatch, text, problem):
     path = tmp_path / "bad.toml"
