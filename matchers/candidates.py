@@ -146,7 +146,9 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
     keys_of = []
     for i, record in enumerate(records):
         tokens, exact = blocking_keys(record)
-        tokens = {k for k in tokens if blocks(k)}
+        # Sorted: a record's shared weights are sums of floats, and summing in one
+        # fixed order keeps ties (and so the best candidates) the same in every process.
+        tokens = sorted(k for k in tokens if blocks(k))
         keys_of.append((tokens, exact))
         for key in tokens:
             token_index[key].append(i)
@@ -170,25 +172,35 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
                         and _pairable(records[a], records[b], same_ok):
                     pairs.add((a, b))
 
+    # Each usable token's weight once, and its postings split by (kind, jurisdiction):
+    # a record only ever pairs with its own kind in another jurisdiction, so the
+    # rest of a posting list need not be walked at all.
+    split_postings: dict[str, tuple[float, dict[tuple[str, str], list[int]]]] = {}
+    for key, postings in token_index.items():
+        if not token_ok(key, postings):
+            continue
+        split: dict[tuple[str, str], list[int]] = defaultdict(list)
+        for j in postings:
+            split[(records[j].kind, records[j].jurisdiction)].append(j)
+        split_postings[key] = (stats.idf(key[2:]), split)
+
     best_of: dict[int, list[int]] = {}
-    kinds = [r.kind for r in records]
-    jurisdictions = [r.jurisdiction for r in records]
     keys = [r.key for r in records]
     targets = range(len(records)) if only_set is None else sorted(only_set)
     for i in targets:
         shared: dict[int, float] = defaultdict(float)
+        kind, jurisdiction = records[i].kind, records[i].jurisdiction
         for key in keys_of[i][0]:
-            postings = token_index.get(key)
-            if not postings or not token_ok(key, postings):
+            entry = split_postings.get(key)
+            if entry is None:
                 continue
-            weight = stats.idf(key[2:])
-            for j in postings:
-                shared[j] += weight
-        kind, jurisdiction = kinds[i], jurisdictions[i]
+            weight, split = entry
+            for (other_kind, other_jurisdiction), members in split.items():
+                if other_kind == kind and other_jurisdiction != jurisdiction:
+                    for j in members:
+                        shared[j] += weight
         # Best shared weight first; ties in key order, whatever order the records came in.
-        best = heapq.nsmallest(config.candidates_per_record,
-                               ((-w, keys[j], j) for j, w in shared.items()
-                                if kinds[j] == kind and jurisdictions[j] != jurisdiction))
+        best = heapq.nsmallest(config.candidates_per_record, ((-w, keys[j], j) for j, w in shared.items()))
         best_of[i] = [j for _, _, j in best]
         for j in best_of[i]:
             pairs.add((min(i, j), max(i, j)))

@@ -196,6 +196,7 @@ def legal_forms(text: str) -> list[str]:
 _PATRONYMIC = re.compile(r"(?:ovich|evich|ich|ovna|evna|ichna|inichna|ogly|oglu|uly|kyzy|qizi)$")
 
 
+@functools.lru_cache(maxsize=65536)
 def is_patronymic(token: str) -> bool:
     """Russian/Belarusian/Turkic patronymics: often left out by one publisher and not another."""
     return len(token) > 5 and bool(_PATRONYMIC.search(token))

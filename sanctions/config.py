@@ -157,6 +157,7 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("web", "host"): "127.0.0.1",
     ("web", "port"): 5000,
     ("web", "secret_key"): None,
+    ("performance", "match_workers"): 0,  # processes scoring a large match; 0 = one per CPU
     ("log", "format"): "logfmt",           # logfmt or json, one line per event on stderr
     ("log", "level"): "info",
 }
@@ -177,6 +178,7 @@ ENVIRONMENT: dict[tuple[str, str], str] = {
     ("smtp", "to"): "SANCTIONS_MAIL_TO",
     ("web", "secret_key"): "SANCTIONS_SECRET_KEY",
     ("log", "format"): "SANCTIONS_LOG_FORMAT",
+    ("performance", "match_workers"): "SANCTIONS_MATCH_WORKERS",
 }
 
 

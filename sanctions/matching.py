@@ -23,6 +23,8 @@ next stages, run in order by ``sanctions.pipeline``.
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import os
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
@@ -78,18 +80,68 @@ def _load_ids(session: Session, ids: Iterable[int]) -> list[Loaded]:
 def _pair_rows(loaded: list[Loaded], pairs: Iterable[tuple[int, int]], stats: TokenStats,
                config: MatchingConfig, run_id: int) -> list[dict[str, Any]]:
     rows = []
-    for i, j in sorted(pairs):
+    for i, j in pairs:
         # In key order: a full and an incremental match hold the records in different orders,
         # and name alignment is not symmetric in every tie.
-        a, b = sorted((loaded[i], loaded[j]), key=lambda item: item.key)
+        a, b = (loaded[i], loaded[j]) if loaded[i].key < loaded[j].key else (loaded[j], loaded[i])
         score, explanation = score_pair(a.record, b.record, stats, config)
         band = config.band(score)
         if band is None:
             continue
-        key_a, key_b = sorted((a.key, b.key))
-        rows.append({"key_a": key_a, "key_b": key_b, "score": score, "strength": explanation["strength"],
+        rows.append({"key_a": a.key, "key_b": b.key, "score": score, "strength": explanation["strength"],
                      "band": band, "explanation": explanation, "run_id": run_id})
     return rows
+
+
+# Pairs below this many are scored in this process: forking costs more than it saves.
+PARALLEL_MIN = 20_000
+SCORE_BATCH = 4_000
+_FORKED: tuple | None = None  # (loaded, stats, config, run_id), inherited by forked scoring workers
+
+
+def _score_batch(batch: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    loaded, stats, config, run_id = _FORKED
+    return _pair_rows(loaded, batch, stats, config, run_id)
+
+
+def _scored_rows(loaded: list[Loaded], pairs: Iterable[tuple[int, int]], stats: TokenStats,
+                 config: MatchingConfig, run_id: int, workers: int):
+    """Batches of pair rows to store, scored on ``workers`` processes when there are many.
+
+    Scoring is pure CPU over records already in memory, so forked workers
+    inherit them for free and each core scores its own batches while this
+    process writes the rows of finished ones: the store sees the same rows
+    in the same order whatever the number of workers.  Rows are yielded in
+    batches so that the explanations of every pair never sit in memory at once.
+    """
+    ordered = sorted(pairs)
+    batches = [ordered[k:k + SCORE_BATCH] for k in range(0, len(ordered), SCORE_BATCH)]
+    if workers <= 1 or len(ordered) < PARALLEL_MIN or "fork" not in multiprocessing.get_all_start_methods():
+        for batch in batches:
+            yield _pair_rows(loaded, batch, stats, config, run_id)
+        return
+    global _FORKED
+    _FORKED = (loaded, stats, config, run_id)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            yield from pool.imap(_score_batch, batches)
+    finally:
+        _FORKED = None
+
+
+def match_workers() -> int:
+    """Scoring processes: ``[performance] match_workers`` (0, the default, means one per CPU)."""
+    from sanctions import config as settings
+    workers = settings.load()[("performance", "match_workers")] or 0
+    return workers if workers > 0 else (os.cpu_count() or 1)
+
+
+def _store_pairs(session: Session, loaded: list[Loaded], pairs: Iterable[tuple[int, int]], stats: TokenStats,
+                 config: MatchingConfig, run_id: int, workers: int = 1) -> None:
+    connection = session.connection()
+    for rows in _scored_rows(loaded, pairs, stats, config, run_id, workers):
+        if rows:
+            connection.execute(MatchPair.__table__.insert(), rows)
 
 
 def _write_keys(session: Session, loaded: list[Loaded]) -> None:
@@ -121,7 +173,7 @@ def _record_config(run: MatchRun, config: MatchingConfig) -> None:
     run.config, run.config_hash = config.as_dict(), config.digest()
 
 
-def _full(session: Session, run: MatchRun, config: MatchingConfig) -> None:
+def _full(session: Session, run: MatchRun, config: MatchingConfig, workers: int = 1) -> None:
     _record_config(run, config)
     run.mode = "full"
     loaded = _load(session)
@@ -131,9 +183,7 @@ def _full(session: Session, run: MatchRun, config: MatchingConfig) -> None:
     connection = session.connection()
     for table in (MatchPair, MatchKey, MatchState):
         connection.execute(delete(table))
-    rows = _pair_rows(loaded, found.pairs, stats, config, run.id)
-    for chunk in _chunks(rows, 2000):
-        connection.execute(MatchPair.__table__.insert(), chunk)
+    _store_pairs(session, loaded, found.pairs, stats, config, run.id, workers)
     _write_keys(session, loaded)
     _write_best(session, loaded, found.best)
     run.designations, run.changed, run.candidates = len(loaded), len(loaded), len(found.pairs)
@@ -185,15 +235,15 @@ def _last_config_hash(session: Session, run: MatchRun) -> str | None:
                           .order_by(MatchRun.id.desc()).limit(1))
 
 
-def _incremental(session: Session, run: MatchRun, config: MatchingConfig) -> None:
+def _incremental(session: Session, run: MatchRun, config: MatchingConfig, workers: int = 1) -> None:
     if _last_config_hash(session, run) != config.digest():
-        return _full(session, run, config)
+        return _full(session, run, config, workers)
     total_before = session.scalar(select(func.count()).select_from(MatchState)) or 0
     total_after = session.scalar(select(func.count()).select_from(Designation)) or 0
     step = config.rarity_step
     if rarity_class(max(total_before, config.prior_total), step) != \
             rarity_class(max(total_after, config.prior_total), step):
-        return _full(session, run, config)
+        return _full(session, run, config, workers)
     _record_config(run, config)
     changed = _load(session, Designation.id.in_(
         select(Designation.id).outerjoin(MatchState, MatchState.designation_id == Designation.id)
@@ -248,9 +298,7 @@ def _incremental(session: Session, run: MatchRun, config: MatchingConfig) -> Non
     affected_list = [loaded[index_of[i]].key for i in affected]
     for chunk in _chunks(sorted(affected_list)):
         connection.execute(delete(MatchPair).where(or_(MatchPair.key_a.in_(chunk), MatchPair.key_b.in_(chunk))))
-    rows = _pair_rows(loaded, pairs, stats, config, run.id)
-    for chunk in _chunks(rows, 2000):
-        connection.execute(MatchPair.__table__.insert(), chunk)
+    _store_pairs(session, loaded, pairs, stats, config, run.id, workers)
     _write_best(session, loaded, found.best)
     run.candidates = len(pairs)
 
@@ -274,7 +322,7 @@ def run_match(engine: Engine, full: bool = False, config: MatchingConfig | None 
         session.flush()
         if progress:
             progress(f"scoring ({mode})", 0, 1)
-        (_full if mode == "full" else _incremental)(session, run, config)
+        (_full if mode == "full" else _incremental)(session, run, config, match_workers())
         bands = dict(session.execute(select(MatchPair.band, func.count()).group_by(MatchPair.band)).all())
         run.linked, run.review = bands.get("link", 0), bands.get("review", 0)
         run.status = "succeeded"
