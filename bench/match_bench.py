@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -48,17 +49,44 @@ SYNTH_FILES = [("us-sdn", "us"), ("gb", "uk/ConList.csv"), ("ca", "ca/sema-lmes.
 CPU = {}  # CPU seconds (user + system) of the last command: on a shared machine the wall time says little
 
 
+def _tree_pss_kb(root: int) -> int:
+    """Proportional set size of a process and all its descendants (forked scoring workers
+    share the parent's pages, so PSS counts each page once across the tree)."""
+    pids, total = [root], 0
+    while pids:
+        pid = pids.pop()
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+            with open(f"/proc/{pid}/task/{pid}/children") as f:
+                pids += [int(p) for p in f.read().split()]
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total
+
+
 def sanctions(url: str, *args: str) -> tuple[float, int, str]:
-    """(wall seconds, peak RSS in MB of the child, output) of one CLI command, run on its own."""
+    """(wall seconds, peak memory in MB of the command and its workers, output) of one CLI command.
+
+    The peak is the highest PSS of the whole process tree, sampled every 0.2 s
+    (where /proc has it), else the largest single process's RSS.
+    """
     start = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", sys.executable, "-m", "sanctions.cli", "--db", url,
-                           *args], capture_output=True, text=True, cwd=REPO)
+    proc = subprocess.Popen(["/usr/bin/time", "-f", "%M %U %S", sys.executable, "-m", "sanctions.cli", "--db", url,
+                             *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+    peak_pss = 0
+    out: dict[str, str] = {}
+    reader = threading.Thread(target=lambda: out.update(zip(("stdout", "stderr"), proc.communicate())))
+    reader.start()
+    while reader.is_alive():
+        peak_pss = max(peak_pss, _tree_pss_kb(proc.pid))
+        reader.join(0.2)
     took = time.perf_counter() - start
     if proc.returncode:
-        sys.exit(f"sanctions {' '.join(args)} failed:\n{proc.stderr[-2000:]}")
-    peak_kb, user, system = proc.stderr.strip().splitlines()[-1].split()
+        sys.exit(f"sanctions {' '.join(args)} failed:\n{out['stderr'][-2000:]}")
+    peak_kb, user, system = out["stderr"].strip().splitlines()[-1].split()
     CPU["last"] = float(user) + float(system)
-    return took, int(peak_kb) // 1024, proc.stdout
+    return took, max(int(peak_kb), peak_pss) // 1024, out["stdout"]
 
 
 def quality(url: str, truth: Path, tmp: str) -> str:
@@ -97,7 +125,7 @@ def incremental(url: str, engine, lists: Path, tmp: str) -> None:
 
 def bench(factor: int, args, tmp: str) -> float:
     lists = Path(args.lists)
-    url = args.db or f"sqlite:///{tmp}/bench-f{factor}.db"
+    url = args.db.format(factor=factor) if args.db else f"sqlite:///{tmp}/bench-f{factor}.db"
     engine = db.connect(url)
     if factor == 1:
         files, base, truth = REAL_FILES, lists, SHARED / "data" / "groundtruth" / "dev_clusters.csv"
@@ -126,7 +154,7 @@ def main() -> None:
     ap.add_argument("--factor", type=int, action="append", help="1 = the real lists (repeatable; default 1)")
     ap.add_argument("--lists", default=str(SHARED / "data" / "lists"))
     ap.add_argument("--synth", default=str(REPO.parent / "synth"), help="where synthetic lists are kept")
-    ap.add_argument("--db", help="database URL (default: a fresh SQLite file per factor)")
+    ap.add_argument("--db", help="database URL, with {factor} for one per factor (default: a fresh SQLite file per factor)")
     args = ap.parse_args()
     factors = args.factor or [1]
     times: dict[int, float] = {}
