@@ -21,6 +21,7 @@ time f4 should stay at or under 5).
 from __future__ import annotations
 
 import argparse
+import csv
 import re
 import subprocess
 import sys
@@ -31,6 +32,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from lxml import etree  # noqa: E402
 
 from sanctions import db, imports  # noqa: E402
 
@@ -43,7 +46,8 @@ REAL_FILES = [
     ("ca", "ca/sema-lmes.xml"),
     ("un", "un/consolidated.xml"),
 ]
-SYNTH_FILES = [("us-sdn", "us"), ("gb", "uk/ConList.csv"), ("ca", "ca/sema-lmes.xml"), ("un", "un/consolidated.xml")]
+SYNTH_FILES = [("us-sdn", "us"), ("gb", "uk/ConList.csv"), ("ca", "ca/sema-lmes.keys-fixed.xml"),
+               ("un", "un/consolidated.xml")]
 
 
 CPU = {}  # CPU seconds (user + system) of the last command: on a shared machine the wall time says little
@@ -105,7 +109,66 @@ def synth_dir(root: Path, factor: int, lists: Path) -> Path:
         print(f"generating factor {factor} into {out} ...", flush=True)
         subprocess.run([sys.executable, str(SHARED / "tools" / "synth_lists.py"), str(lists), str(out),
                         "--factor", str(factor), "--seed", "1"], check=True)
+    if not (out / CANADA_FIXED).exists():
+        fix_canada(out)
     return out
+
+
+CANADA_FIXED = "ca/sema-lmes.keys-fixed.xml"
+TRUTH_FIXED = "truth_clusters.keys-fixed.csv"
+
+
+def fix_canada(out: Path) -> None:
+    """Make the generator's Canada keys agree with the registry's, in copies of its files.
+
+    The generator numbers new items per schedule *as spelled*, but Canada spells
+    one schedule two ways ("1, Part 3" and "1,Part 3") and the registry keys both
+    as ``1-part-3`` (``importers.ca_sema``): a new "1,Part 3" item 3 then repeats
+    the real "1, Part 3" item 3, and the importer rightly refuses a list with a
+    duplicate key.  Such a synthetic record gets the next free item number, and
+    the truth file's Canada keys are rewritten in the registry's form.
+    """
+    from importers.ca_sema import regime_key, schedule_key
+
+    tree = etree.parse(str(out / "ca" / "sema-lmes.xml"))
+    groups: dict[tuple[str, str], set[str]] = {}
+    records = tree.getroot().findall("record")
+    for record in records:
+        group = (regime_key(record.findtext("Country") or ""), schedule_key(record.findtext("Schedule")))
+        groups.setdefault(group, set()).add((record.findtext("Item") or "").strip())
+    seen: set[tuple[str, str, str]] = set()
+    renamed: dict[str, str] = {}
+    for record in records:
+        country, schedule = record.findtext("Country") or "", record.findtext("Schedule")
+        group = (regime_key(country), schedule_key(schedule))
+        item = record.find("Item")
+        if (*group, item.text.strip()) in seen:
+            taken = groups[group]
+            new = str(max(int(i) for i in taken if i.isdigit()) + 1)
+            taken.add(new)
+            renamed[generator_key(country, schedule, item.text)] = f"ca:{group[0]}/{group[1]}/{new}"
+            item.text = new
+        seen.add((*group, item.text.strip()))
+    tree.write(str(out / CANADA_FIXED), encoding="utf-8", xml_declaration=True)
+    with open(out / "truth_clusters.csv", newline="", encoding="utf-8") as src, \
+            open(out / TRUTH_FIXED, "w", newline="", encoding="utf-8") as dst:
+        rows = csv.reader(src)
+        writer = csv.writer(dst)
+        writer.writerow(next(rows))
+        for cluster, schema, key, caption in rows:
+            if key.startswith("ca:"):
+                regime, schedule, item = key[3:].split("/", 2)
+                key = renamed.get(key) or f"ca:{regime_key(regime)}/{schedule_key(schedule)}/{item}"
+            writer.writerow([cluster, schema, key, caption])
+    print(f"  {len(renamed)} synthetic Canada items renumbered (duplicate keys); truth keys in registry form",
+          flush=True)
+
+
+def generator_key(country: str, schedule: str | None, item: str) -> str:
+    """The key ``synth_lists.py`` writes to its truth file for a Canada record."""
+    regime = country.split(" / ")[0].strip().lower().replace(" ", "-")
+    spelled = (schedule or "").strip().lower().replace(", ", "-").replace(" ", "-")
+    return f"ca:{regime}/{spelled}/{item.strip()}"
 
 
 def incremental(url: str, engine, lists: Path, tmp: str) -> None:
@@ -131,7 +194,7 @@ def bench(factor: int, args, tmp: str) -> float:
         files, base, truth = REAL_FILES, lists, SHARED / "data" / "groundtruth" / "dev_clusters.csv"
     else:
         base = synth_dir(Path(args.synth), factor, lists)
-        files, truth = SYNTH_FILES, base / "truth_clusters.csv"
+        files, truth = SYNTH_FILES, base / TRUTH_FIXED
     start = time.perf_counter()
     for source, rel in files:
         imports.run_import(engine, source, str(base / rel))

@@ -127,6 +127,9 @@ class Candidates:
 
     pairs: set[tuple[int, int]]
     best: dict[int, list[int]]
+    # The shared weight of each best candidate, in the same order: an incremental
+    # match updates a record's list from these without walking its postings again.
+    weights: dict[int, list[float]] = field(default_factory=dict)
 
 
 def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: MatchingConfig = DEFAULT,
@@ -185,6 +188,7 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
         split_postings[key] = (stats.idf(key[2:]), split)
 
     best_of: dict[int, list[int]] = {}
+    weights_of: dict[int, list[float]] = {}
     keys = [r.key for r in records]
     targets = range(len(records)) if only_set is None else sorted(only_set)
     for i in targets:
@@ -202,9 +206,10 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
         # Best shared weight first; ties in key order, whatever order the records came in.
         best = heapq.nsmallest(config.candidates_per_record, ((-w, keys[j], j) for j, w in shared.items()))
         best_of[i] = [j for _, _, j in best]
+        weights_of[i] = [-w for w, _, _ in best]
         for j in best_of[i]:
             pairs.add((min(i, j), max(i, j)))
-    return Candidates(pairs, best_of)
+    return Candidates(pairs, best_of, weights_of)
 
 
 def _pairable(a: MatchRecord, b: MatchRecord, same_jurisdiction_ok: bool) -> bool:

@@ -157,16 +157,34 @@ def _write_keys(session: Session, loaded: list[Loaded]) -> None:
         connection.execute(MatchState.__table__.insert(), chunk)
 
 
-def _write_best(session: Session, loaded: list[Loaded], best: dict[int, list[int]]) -> None:
-    """Store each record's own best candidates (as designation ids) for later incremental runs."""
-    rows = [{"b_id": loaded[i].id, "b_candidates": " ".join(str(loaded[j].id) for j in js)}
-            for i, js in best.items()]
+def format_best(best: list[tuple[int, float]]) -> str:
+    """A record's best candidates as stored: ``id:weight`` by rank (``repr`` keeps each float exact)."""
+    return " ".join(f"{j}:{w!r}" for j, w in best)
+
+
+def parse_best(text: str | None) -> list[tuple[int, float | None]]:
+    """The stored best candidates; a weight is None where a list was stored without them (before 0010)."""
+    out: list[tuple[int, float | None]] = []
+    for item in (text or "").split():
+        j, _, w = item.partition(":")
+        out.append((int(j), float(w) if w else None))
+    return out
+
+
+def _write_best_lists(session: Session, best: dict[int, list[tuple[int, float]]]) -> None:
+    """Store records' own best candidates (designation ids and weights) for later incremental runs."""
+    rows = [{"b_id": i, "b_candidates": format_best(js)} for i, js in best.items()]
     table = MatchState.__table__
     stmt = update(table).where(table.c.designation_id == bindparam("b_id")) \
         .values(candidates=bindparam("b_candidates"))
     connection = session.connection()
     for chunk in _chunks(rows, 5000):
         connection.execute(stmt, chunk)
+
+
+def _write_best(session: Session, loaded: list[Loaded], found) -> None:
+    _write_best_lists(session, {loaded[i].id: [(loaded[j].id, w) for j, w in zip(js, found.weights[i])]
+                                for i, js in found.best.items()})
 
 
 def _record_config(run: MatchRun, config: MatchingConfig) -> None:
@@ -185,7 +203,7 @@ def _full(session: Session, run: MatchRun, config: MatchingConfig, workers: int 
         connection.execute(delete(table))
     _store_pairs(session, loaded, found.pairs, stats, config, run.id, workers)
     _write_keys(session, loaded)
-    _write_best(session, loaded, found.best)
+    _write_best(session, loaded, found)
     run.designations, run.changed, run.candidates = len(loaded), len(loaded), len(found.pairs)
 
 
@@ -223,7 +241,7 @@ def _usable(key: str, count: int, config: MatchingConfig) -> bool:
     return count <= _cap(key, config) and (not key.startswith("t:") or blocks(key))
 
 
-def _store_stats(session: Session, tokens: set[str], config: MatchingConfig) -> TokenStats:
+def store_stats(session: Session, tokens: set[str], config: MatchingConfig) -> TokenStats:
     """Token document frequencies over the whole store, for the tokens at hand."""
     counts = _key_counts(session, (f"t:{t}" for t in tokens))
     total = session.scalar(select(func.count()).select_from(MatchState)) or 0
@@ -245,62 +263,9 @@ def _incremental(session: Session, run: MatchRun, config: MatchingConfig, worker
             rarity_class(max(total_after, config.prior_total), step):
         return _full(session, run, config, workers)
     _record_config(run, config)
-    changed = _load(session, Designation.id.in_(
-        select(Designation.id).outerjoin(MatchState, MatchState.designation_id == Designation.id)
-        .where(or_(MatchState.content_hash.is_(None), MatchState.content_hash != Designation.content_hash))))
-    run.designations, run.changed = total_after, len(changed)
-    if not changed:
-        return
-    changed_ids = {c.id for c in changed}
-    old_keys = _keys_of(session, changed_ids)
-    touched = {k for keys in old_keys.values() for k in keys}
-    for item in changed:
-        tokens, exact = blocking_keys(item.record)
-        touched |= tokens | exact
-    before = _key_counts(session, touched)
-    connection = session.connection()
-    for chunk in _chunks(sorted(changed_ids)):
-        connection.execute(delete(MatchKey).where(MatchKey.designation_id.in_(chunk)))
-        connection.execute(delete(MatchState).where(MatchState.designation_id.in_(chunk)))
-    _write_keys(session, changed)
-    after = _key_counts(session, touched)
-
-    # Records whose candidates or scores the change can reach.
-    reach = {k for k in touched if _usable(k, before[k], config) or _usable(k, after[k], config)
-             or (k.startswith("t:") and rarity_class(before[k], step) != rarity_class(after[k], step))}
-    affected = changed_ids | _members(session, reach)
-    affected_keys = _keys_of(session, affected - changed_ids)
-    for item in changed:
-        tokens, exact = blocking_keys(item.record)
-        affected_keys[item.id] = tokens | exact
-    all_keys = {k for keys in affected_keys.values() for k in keys}
-    counts = _key_counts(session, all_keys)
-    usable = {k for k, n in counts.items() if _usable(k, n, config)}
-    neighbour_ids = _members(session, usable) - affected
-
-    # Unaffected neighbours that chose an affected record among their own best candidates.
-    chosen: list[tuple[int, int]] = []
-    for chunk in _chunks(sorted(neighbour_ids)):
-        for designation_id, best in session.execute(select(MatchState.designation_id, MatchState.candidates)
-                                                    .where(MatchState.designation_id.in_(chunk))):
-            chosen += [(designation_id, int(j)) for j in (best or "").split() if int(j) in affected]
-
-    loaded = changed + _load_ids(session, affected - changed_ids) + _load_ids(session, neighbour_ids)
-    index_of = {item.id: i for i, item in enumerate(loaded)}
-    records = [item.record for item in loaded]
-    stats = _store_stats(session, {t for r in records for t in record_tokens(r)}, config)
-    found = candidate_pairs(records, stats, config, only=[index_of[i] for i in affected], usable=usable)
-    pairs = set(found.pairs)
-    for x, a in chosen:
-        i, j = index_of[x], index_of[a]
-        pairs.add((min(i, j), max(i, j)))
-
-    affected_list = [loaded[index_of[i]].key for i in affected]
-    for chunk in _chunks(sorted(affected_list)):
-        connection.execute(delete(MatchPair).where(or_(MatchPair.key_a.in_(chunk), MatchPair.key_b.in_(chunk))))
-    _store_pairs(session, loaded, pairs, stats, config, run.id, workers)
-    _write_best(session, loaded, found.best)
-    run.candidates = len(pairs)
+    run.designations = total_after
+    from sanctions.incremental import incremental  # it builds on this module's helpers
+    incremental(session, run, config, workers)
 
 
 Progress = Callable[[str, int, int], None]
@@ -340,7 +305,7 @@ def explain(session: Session, key_a: str, key_b: str) -> dict[str, Any]:
         raise KeyError(", ".join(missing))
     a, b = (loaded[k].record for k in sorted((key_a, key_b)))
     config = matching_config()
-    stats = _store_stats(session, record_tokens(a) | record_tokens(b), config)
+    stats = store_stats(session, record_tokens(a) | record_tokens(b), config)
     if not stats.total:
         stats = TokenStats.build([a, b], config)
     score, explanation = score_pair(a, b, stats, config)

@@ -88,7 +88,7 @@ def screen(session: Session, probe: Probe, limit: int = 10) -> dict[str, Any]:
     rows = session.execute(select(Designation.key, Designation.status, Designation.content)
                            .where(Designation.id.in_(ids))).all() if ids else []
     config = matching_config()
-    stats = matching._store_stats(session, {t for n in record.names for t in n.tokens}, config)
+    stats = matching.store_stats(session, {t for n in record.names for t in n.tokens}, config)
     scored = []
     for key, status, content in rows:
         other = features(designation_from_content(content))
