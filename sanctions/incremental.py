@@ -94,6 +94,7 @@ def incremental(session: Session, run: MatchRun, config: MatchingConfig, workers
         select(Designation.id).outerjoin(MatchState, MatchState.designation_id == Designation.id)
         .where(or_(MatchState.content_hash.is_(None), MatchState.content_hash != Designation.content_hash))))
     run.changed = len(changed)
+    run.rescored_keys = set()
     if not changed:
         return
     step, cap = config.rarity_step, config.candidates_per_record
@@ -268,6 +269,9 @@ def incremental(session: Session, run: MatchRun, config: MatchingConfig, workers
                           score_stats, config, run.id, workers)
     matching._write_best_lists(session, {r: best[r] for r in best})
     run.candidates = len(to_score)
+    # Where clustering can change: the records whose pairs were rewritten (a transient
+    # attribute, read by ``pipeline.match`` for the cluster stage).
+    run.rescored_keys = set(dirty_keys) | {meta[i].key for p in entering | leaving for i in p}
 
 
 def _top(shared: dict[int, float], meta: dict[int, Meta], cap: int) -> list[tuple[int, float]]:

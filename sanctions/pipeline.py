@@ -58,7 +58,13 @@ def cluster_and_refresh(engine: Engine, run: MatchRun | None = None, progress: P
     with Session.begin() as session:
         if progress:
             progress("clustering", 0, 1)
-        clustered = targets.recluster(session, run.id if run else None, target_ids)
+        # An incremental match re-clusters only where its rewritten pairs reach.
+        seeds = getattr(run, "rescored_keys", None) if target_ids is None else None
+        if seeds is not None and _previous_run_unclustered(session, run.id):
+            seeds = None  # the last scoring was never clustered (stopped between stages): all of it
+        if seeds is not None:
+            seeds = seeds | targets.unapplied_decisions(session) | targets.without_target(session)
+        clustered = targets.recluster(session, run.id if run else None, target_ids, seeds)
         if run is not None:
             session.get(MatchRun, run.id).clusters = clustered.clusters
         if progress:
@@ -81,6 +87,13 @@ def cluster_and_refresh(engine: Engine, run: MatchRun | None = None, progress: P
         if progress:
             progress("gaps", 1, 1)
     return StageCounts(clustered.clusters, len(clustered.touched), refreshed.counts(), flagged)
+
+
+def _previous_run_unclustered(session: Session, run_id: int) -> bool:
+    previous = session.execute(select(MatchRun.id, MatchRun.gaps_import_run_id)
+                               .where(MatchRun.id < run_id, MatchRun.status == "succeeded")
+                               .order_by(MatchRun.id.desc()).limit(1)).first()
+    return previous is not None and previous.gaps_import_run_id is None
 
 
 def gap_scope(session: Session, run_id: int, covered: list[str], touched: set[str]) -> set[str] | None:

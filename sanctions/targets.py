@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Iterable, Iterator
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from matchers.cluster import cluster
@@ -135,16 +135,42 @@ def _decisions(session: Session, keys: set[str] | None) -> tuple[list[tuple[str,
     return same, different
 
 
-def _scope(session: Session, target_ids: set[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Keys and sources of the designations of the given targets."""
+def unapplied_decisions(session: Session) -> set[str]:
+    """Keys of current pair decisions the targets do not yet reflect: ``same`` pairs apart,
+    ``different`` pairs together (a decision recorded outside ``pipeline.decide_pair``).
+
+    A ``same`` pair left apart because a ``different`` decision forbids the merge
+    is listed too; re-clustering it again is harmless.
+    """
+    same, different = _decisions(session, None)
+    keys = {k for pair in same + different for k in pair}
+    target_of: dict[str, str] = {}
+    for chunk in _chunks(sorted(keys)):
+        target_of.update(session.execute(select(TargetMember.designation_key, TargetMember.target_id)
+                                         .where(TargetMember.designation_key.in_(chunk))).all())
+    out: set[str] = set()
+    for pairs, together in ((same, False), (different, True)):
+        for a, b in pairs:
+            if (target_of.get(a) is not None and target_of.get(a) == target_of.get(b)) == together:
+                out |= {a, b}
+    return out
+
+
+def without_target(session: Session) -> set[str]:
+    """Designations no target holds yet (imported since the last clustering)."""
+    return set(session.scalars(select(Designation.key).outerjoin(
+        TargetMember, TargetMember.designation_key == Designation.key).where(TargetMember.target_id.is_(None))))
+
+
+def _scope(session: Session, keys: set[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Sources of these designations, and the targets they belong to now (a new one has none)."""
     sources: dict[str, str] = {}
     previous: dict[str, str] = {}
-    for chunk in _chunks(sorted(target_ids)):
-        for key, target, source in session.execute(
-                select(TargetMember.designation_key, TargetMember.target_id, Designation.source)
-                .join(Designation, Designation.key == TargetMember.designation_key)
-                .where(TargetMember.target_id.in_(chunk))):
-            sources[key], previous[key] = source, target
+    for chunk in _chunks(sorted(keys)):
+        sources.update(session.execute(select(Designation.key, Designation.source)
+                                       .where(Designation.key.in_(chunk))).all())
+        previous.update(session.execute(select(TargetMember.designation_key, TargetMember.target_id)
+                                        .where(TargetMember.designation_key.in_(chunk))).all())
     return sources, previous
 
 
@@ -167,20 +193,21 @@ class ClusterResult:
 
 
 def recluster(session: Session, match_run_id: int | None = None,
-              target_ids: Iterable[str] | None = None) -> ClusterResult:
+              target_ids: Iterable[str] | None = None, seed_keys: Iterable[str] | None = None) -> ClusterResult:
     """The cluster stage: bring ``target_member`` in line with the links and the officers' decisions.
 
-    Without ``target_ids`` the whole store is re-clustered (after a match);
-    with them only those targets' designations are (after a pair decision),
-    so an officer's decision does not wait on every target in the store.
-    Only rows that changed are written.
+    Without ``target_ids`` or ``seed_keys`` the whole store is re-clustered
+    (after a full match); with them only those targets and designations are
+    (after a pair decision, or an incremental match), with everything links
+    reach from them (``_closure``), so an officer's decision does not wait on
+    every target in the store.  Only rows that changed are written.
     """
-    if target_ids is None:
+    if target_ids is None and seed_keys is None:
         sources = dict(session.execute(select(Designation.key, Designation.source)).all())
         previous = dict(session.execute(select(TargetMember.designation_key, TargetMember.target_id)).all())
         scope = None
     else:
-        sources, previous = _scope(session, set(target_ids))
+        sources, previous = _scope(session, _closure(session, set(target_ids or ()), set(seed_keys or ())))
         scope = set(sources)
     same, different = _decisions(session, scope)
     linked = cluster(sources, sources, _links(session, scope), same=same, different=different)
@@ -198,7 +225,53 @@ def recluster(session: Session, match_run_id: int | None = None,
     touched = result.created | result.retired
     touched |= {t for k, t in result.target_of.items() if previous.get(k) != t}
     touched |= {previous[k] for k, t in result.target_of.items() if k in previous and previous[k] != t}
-    return ClusterResult(clusters=sum(1 for g in groups if len(g) > 1), touched=touched, events=result.events)
+    if scope is None:
+        clusters = sum(1 for g in groups if len(g) > 1)
+    else:  # the store's count, not the scope's
+        session.flush()
+        clusters = session.scalar(select(func.count()).select_from(
+            select(TargetMember.target_id).group_by(TargetMember.target_id)
+            .having(func.count() > 1).subquery())) or 0
+    return ClusterResult(clusters=clusters, touched=touched, events=result.events)
+
+
+def _closure(session: Session, target_ids: set[str], seed_keys: set[str]) -> set[str]:
+    """The designations of these targets and keys, and of every target a link or a ``same``
+    decision reaches from them, repeatedly.
+
+    Clustering takes links strongest first under rules that look only at the
+    two clusters being joined, so each connected part of the link graph
+    clusters on its own.  Re-clustering a few targets gives what a full run
+    would only when the scope holds whole parts: a split can free a record
+    to join a target that a link from it reaches.
+    """
+    keys: set[str] = set()
+    seen_targets = set(target_ids)
+    pending_targets, pending_keys = set(target_ids), set(seed_keys)
+    while pending_targets or pending_keys:
+        new = set(pending_keys)
+        for chunk in _chunks(sorted(pending_targets)):
+            new.update(session.scalars(select(TargetMember.designation_key)
+                                       .where(TargetMember.target_id.in_(chunk))))
+        new -= keys
+        keys |= new
+        reached: set[str] = set()
+        for chunk in _chunks(sorted(new), 450):
+            for a, b in session.execute(select(MatchPair.key_a, MatchPair.key_b).where(
+                    MatchPair.band == "link", or_(MatchPair.key_a.in_(chunk), MatchPair.key_b.in_(chunk)))):
+                reached.update((a, b))
+            for a, b in session.execute(select(PairDecision.key_a, PairDecision.key_b).where(
+                    PairDecision.current.is_(True), PairDecision.decision == "same",
+                    or_(PairDecision.key_a.in_(chunk), PairDecision.key_b.in_(chunk)))):
+                reached.update((a, b))
+        pending_keys = reached - keys
+        pending_targets = set()
+        for chunk in _chunks(sorted(pending_keys)):
+            pending_targets.update(session.scalars(select(TargetMember.target_id)
+                                                   .where(TargetMember.designation_key.in_(chunk))))
+        pending_targets -= seen_targets
+        seen_targets |= pending_targets
+    return keys
 
 
 ID_CHOICES_CHECKED = 4  # a group's first choices looked up in one query; a longer chain is all but impossible

@@ -14,6 +14,7 @@ each time, capped at 15 minutes), so guessing costs hours, not seconds.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -182,7 +183,7 @@ def authenticate(engine: Engine, name: str, password: str, now: dt.datetime | No
             if wait > 0:
                 raise SignInRefused(f"too many failed sign-ins for this account: try again in {wait} s", wait)
         try:
-            _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+            _hasher.verify(user.password_hash if user else _dummy_hash(), password)
             good = user is not None
         except (VerificationError, InvalidHashError):
             good = False
@@ -203,4 +204,7 @@ def authenticate(engine: Engine, name: str, password: str, now: dt.datetime | No
     return account
 
 
-_DUMMY_HASH = _hasher.hash("not a password of anyone " + secrets.token_hex(8))
+@functools.cache
+def _dummy_hash() -> str:
+    """Made on first use, not at import: hashing costs every CLI command a fifth of a second."""
+    return _hasher.hash("not a password of anyone " + secrets.token_hex(8))
