@@ -45,22 +45,6 @@ ID_IS_TARGET_KINDS = frozenset({"vessel", "aircraft"})
 
 
 def _token_similarity(a: str, b: str, config: MatchingConfig = DEFAULT) -> float:
-    # Memoised: the same few thousand token pairs ("muhammad"/"mohammed") recur across
-    # a whole match, and a dict lookup costs a fifth of the two string metrics.
-    key = (a, b, config.token_edits)
-    sim = _TOKEN_SIMILARITY.get(key)
-    if sim is None:
-        if len(_TOKEN_SIMILARITY) >= _MEMO_LIMIT:
-            _TOKEN_SIMILARITY.clear()
-        sim = _TOKEN_SIMILARITY[key] = _token_similarity_uncached(a, b, config)
-    return sim
-
-
-_TOKEN_SIMILARITY: dict[tuple[str, str, float], float] = {}
-_MEMO_LIMIT = 2_000_000  # entries (about 300 MB at most); cleared, not evicted, when full
-
-
-def _token_similarity_uncached(a: str, b: str, config: MatchingConfig) -> float:
     if a == b:
         return 1.0
     if a.isdigit() or b.isdigit():

@@ -23,6 +23,7 @@ next stages, run in order by ``sanctions.pipeline``.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import multiprocessing
 import os
 from collections import defaultdict
@@ -43,7 +44,7 @@ from sanctions.schema import designation_from_content
 CHUNK = 500
 
 
-@dataclass
+@dataclass(slots=True)
 class Loaded:
     id: int
     key: str
@@ -122,10 +123,14 @@ def _scored_rows(loaded: list[Loaded], pairs: Iterable[tuple[int, int]], stats: 
         return
     global _FORKED
     _FORKED = (loaded, stats, config, run_id)
+    # Frozen objects are left alone by the workers' garbage collector, which would
+    # otherwise write to every object's header and so copy every page of the records.
+    gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(workers) as pool:
             yield from pool.imap(_score_batch, batches)
     finally:
+        gc.unfreeze()
         _FORKED = None
 
 
