@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from matchers.normalize import fold_token, name_tokens, raw_tokens
 from sanctions import bulk
+from sanctions.schema import Designation as Record
 
 CHUNK = 900
 NAME, IDENTIFIER, LINK = "name", "identifier", "link"
@@ -63,6 +64,31 @@ def identifier_queries(query: str) -> list[str]:
     return [f for f in dict.fromkeys(forms) if len(f) >= 4 and any(c.isdigit() for c in f)]
 
 
+def _name_entry(designation_id: int, full: str, name_type: str, kind: str) -> dict | None:
+    folded = fold_name(full, kind)
+    if not folded:
+        return None
+    return {"designation_id": designation_id, "field": NAME, "kind": name_type, "text": folded, "label": full}
+
+
+def _identifier_entry(designation_id: int, id_type: str, value: str, normalized: str | None) -> dict | None:
+    compact = (normalized or compact_identifier(value)).lower()
+    if not compact:
+        return None
+    return {"designation_id": designation_id, "field": IDENTIFIER, "kind": id_type, "text": compact,
+            "label": value}
+
+
+def _link_entries(designation_id: int, linked_to: Iterable[str]) -> Iterable[dict]:
+    # The publishers' own relations ("Linked To: HIZBALLAH"), published as a name only:
+    # indexed folded, so a target page can resolve them both ways by equality.
+    for linked in linked_to:
+        folded = fold_name(linked, "organization")
+        if folded:
+            yield {"designation_id": designation_id, "field": LINK, "kind": "linked-to", "text": folded,
+                   "label": linked}
+
+
 def _entries(conn: Connection, ids: list[int]) -> list[dict]:
     """The index entries of some designations, from their stored names and identifiers."""
     params = {"ids": ids}
@@ -70,33 +96,44 @@ def _entries(conn: Connection, ids: list[int]) -> list[dict]:
         "SELECT n.designation_id, n.full, n.type, d.kind FROM designation_name n "
         "JOIN designation d ON d.id = n.designation_id WHERE n.designation_id IN :ids"
     ).bindparams(_expanding("ids")), params)
-    rows = []
-    for designation_id, full, name_type, kind in names:
-        folded = fold_name(full, kind)
-        if folded:
-            rows.append({"designation_id": designation_id, "field": NAME, "kind": name_type,
-                         "text": folded, "label": full})
+    rows = [entry for entry in (_name_entry(*row) for row in names) if entry]
     idents = conn.execute(text(
         "SELECT designation_id, type, value, normalized FROM designation_identifier WHERE designation_id IN :ids"
     ).bindparams(_expanding("ids")), params)
-    for designation_id, id_type, value, normalized in idents:
-        compact = (normalized or compact_identifier(value)).lower()
-        if compact:
-            rows.append({"designation_id": designation_id, "field": IDENTIFIER, "kind": id_type,
-                         "text": compact, "label": value})
-    # The publishers' own relations ("Linked To: HIZBALLAH"), published as a name only:
-    # indexed folded, so a target page can resolve them both ways by equality.
-    contents = conn.execute(text("SELECT id, kind, content FROM designation WHERE id IN :ids")
+    rows += [entry for entry in (_identifier_entry(*row) for row in idents) if entry]
+    contents = conn.execute(text("SELECT id, content FROM designation WHERE id IN :ids")
                             .bindparams(_expanding("ids")), params)
-    for designation_id, kind, content in contents:
+    for designation_id, content in contents:
         if isinstance(content, str):
             content = json.loads(content)
-        for linked in (content or {}).get("linked_to") or []:
-            folded = fold_name(linked, "organization")
-            if folded:
-                rows.append({"designation_id": designation_id, "field": LINK, "kind": "linked-to",
-                             "text": folded, "label": linked})
+        rows += _link_entries(designation_id, (content or {}).get("linked_to") or [])
     return rows
+
+
+def index_new(conn: Connection, designations: list[tuple[int, Record]]) -> int:
+    """Index designations just inserted in this transaction, from the records written; returns entries written.
+
+    The import calls this for the designations it adds: their names and
+    identifiers are in memory already, so reading them back (and the content
+    JSON, for the relations) is saved; the entries are the ones ``reindex``
+    would write from the stored rows.  The triggers queued these ids as the
+    names went in; they leave the queue here, so the commit hook does not index
+    them again.  A new designation has no entries yet, so nothing is deleted.
+    """
+    if not designations or not _has_index(conn):
+        return 0
+    rows = [entry for designation_id, record in designations for name in record.names
+            if (entry := _name_entry(designation_id, name.full, name.type, record.kind))]
+    rows += [entry for designation_id, record in designations for ident in record.identifiers
+             if (entry := _identifier_entry(designation_id, ident.type, ident.value, ident.normalized))]
+    for designation_id, record in designations:
+        rows += _link_entries(designation_id, record.linked_to)
+    bulk.insert(conn, _entry_table(), rows)
+    ids = sorted(designation_id for designation_id, _ in designations)
+    for i in range(0, len(ids), CHUNK):
+        conn.execute(text("DELETE FROM search_pending WHERE designation_id IN :ids")
+                     .bindparams(_expanding("ids")), {"ids": ids[i : i + CHUNK]})
+    return len(rows)
 
 
 def _entry_table():
