@@ -26,6 +26,7 @@ import csv
 import io
 import os
 import pstats
+import sys
 import tempfile
 import time
 import uuid
@@ -35,10 +36,14 @@ from pathlib import Path
 from lxml import etree
 from sqlalchemy import Column, Integer, JSON, MetaData, Table, Text, create_engine, text
 
-from importers.inputs import open_location
-from sanctions import bulk, db, imports
-
 REPO = Path(__file__).resolve().parents[1]
+# The code beside this script, not whatever checkout ``pip install -e`` points at: run from
+# a worktree, ``python bench/import_bench.py`` had put bench/ first on the path and timed
+# the installed copy of the package.
+sys.path.insert(0, str(REPO))
+
+from importers.inputs import open_location  # noqa: E402
+from sanctions import bulk, db, imports  # noqa: E402
 FILES = [
     ("us-sdn", "us"),
     ("us-cons", "us/consolidated.xml"),
