@@ -23,7 +23,7 @@ import datetime as dt
 import json
 import sqlite3
 from operator import itemgetter
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import JSON, Boolean, Connection, Date, Table, text
 
@@ -55,23 +55,23 @@ def _converter(column_type: Any, dialect: str) -> Callable[[Any], Any] | None:
 
 
 def _tuples(table: Table, columns: Sequence[str], rows: Iterable[dict[str, Any]],
-            dialect: str) -> list[tuple[Any, ...]]:
+            dialect: str) -> Iterator[tuple[Any, ...]]:
+    """The rows as driver tuples, one at a time (a COPY sends each as it comes)."""
     # itemgetter pulls a row's values in C; only the few JSON and date columns
     # are then touched in Python (this loop runs for ~150,000 rows of a first import).
     getter = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
     converted = [(i, convert) for i, convert in
                  enumerate(_converter(table.c[name].type, dialect) for name in columns) if convert]
     if not converted:
-        return [getter(row) for row in rows]
-    out = []
+        yield from map(getter, rows)
+        return
     for row in rows:
         values = list(getter(row))
         for i, convert in converted:
             value = values[i]
             if value is not None:
                 values[i] = convert(value)
-        out.append(tuple(values))
-    return out
+        yield tuple(values)
 
 
 def _python_defaults(table: Table, given: Sequence[str]) -> dict[str, Any]:
@@ -101,16 +101,18 @@ def insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> 
     values = _tuples(table, columns, rows, dialect)
     quoted = ", ".join(f'"{name}"' for name in columns)
     if dialect == "postgresql":
+        # Rows are converted as the COPY streams, so the server's work on the first
+        # ones (JSON checks, indexes, triggers) overlaps with converting the rest.
         with connection.connection.driver_connection.cursor() as cursor:
             with cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
                 for row in values:
                     copy.write_row(row)
         return
     if dialect == "sqlite":
-        _sqlite_insert(connection, table.name, quoted, len(columns), values)
+        _sqlite_insert(connection, table.name, quoted, len(columns), list(values))
         return
     placeholders = ", ".join("%s" for _ in columns)
-    connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({placeholders})', values)
+    connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({placeholders})', list(values))
 
 
 # Rows per SQLite statement.  An executemany runs one statement per row, and

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 
 import importers
 from importers import ofac_lists
@@ -163,6 +163,21 @@ def _check_partial(parsed: ParsedList, attempt: _Attempt, allow_partial: bool, e
     return warnings
 
 
+def _fast_compression(session) -> None:
+    """PostgreSQL: compress this transaction's long values (contents, raw records) with lz4, not pglz.
+
+    The values read back the same, whichever compressor stored them (each value
+    records its own); pglz took a quarter of the time PostgreSQL spent writing
+    a first import's designations.  ``SET LOCAL`` ends with the transaction.
+    Servers before 14, or built without lz4, keep their default.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    if session.execute(text("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                            "WHERE name = 'default_toast_compression'")).scalar():
+        session.execute(text("SET LOCAL default_toast_compression = lz4"))
+
+
 def _index_added(session, run: ImportRun, diff: store.Diff) -> None:
     """Write the search entries of the designations this run added, from the records in memory.
 
@@ -232,6 +247,8 @@ def _import_locked(engine: Engine, attempt: _Attempt, location: str, *, force: b
                 progress("storing", done, total)
 
         removed_on = store.to_date(parsed.published_on) or started.date()
+        if total:
+            _fast_compression(session)
         store.apply_diff(session, run, diff, removed_on, step)
         _index_added(session, run, diff)
         run.added, run.amended = len(diff.added), len(diff.amended)
