@@ -16,7 +16,12 @@ minimum is the least disturbed figure); the load average is printed with
 them.  The last lines give the machine's limits: the bare parse rate (MB/s)
 and the bulk-write rate (rows/s of plain 4-column rows through the same bulk
 writer the store uses).  ``--profile`` prints where the time goes (cProfile
-of one SQLite run, grouped by stage).
+of one SQLite run, grouped by stage; the search index, written in the import's
+transaction, is a stage of its own: it was the third of the time the stages
+did not account for).
+
+The import's own modules are imported from the checkout this script sits in
+(not from wherever ``pip install -e`` points), so a worktree times its own code.
 """
 from __future__ import annotations
 
@@ -165,6 +170,9 @@ def profile_summary(url: str, paths: list[tuple[str, Path]]) -> None:
         ("write (bulk inserts)", cumulative("sanctions/store", "apply_diff")),
         ("  of which the database driver", cumulative("sanctions/bulk", "insert")
          - cumulative("sanctions/bulk", "_tuples")),
+        ("search index (fold names, write)", cumulative("sanctions/search_index", "index_new")
+         + cumulative("sanctions/search_index", "drain")),
+        ("  of which folding names", cumulative("sanctions/search_index", "fold_name")),
         ("commit (SQLite)", sum(ct for (_, _, name), (_, _, _, ct, _) in stats.items()
                                 if "method 'commit' of 'sqlite3" in name)),
     ]
