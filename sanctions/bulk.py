@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from itertools import chain
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -88,15 +89,22 @@ def _python_defaults(table: Table, given: Sequence[str]) -> dict[str, Any]:
     return defaults
 
 
-def insert(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Insert rows (dicts with the same keys) into table, in the connection's transaction."""
-    if not rows:
+def insert(connection: Connection, table: Table, rows: Iterable[dict[str, Any]]) -> None:
+    """Insert rows (dicts with the same keys) into table, in the connection's transaction.
+
+    ``rows`` may be a generator: on PostgreSQL each row is then built while the
+    server works on the ones already sent.
+    """
+    rows = iter(rows)
+    first = next(rows, None)
+    if first is None:
         return
-    columns = list(rows[0])
+    rows = chain((first,), rows)
+    columns = list(first)
     dialect = connection.dialect.name
     defaults = _python_defaults(table, columns)
     if defaults:
-        rows = [{**defaults, **row} for row in rows]
+        rows = ({**defaults, **row} for row in rows)
         columns += list(defaults)
     values = _tuples(table, columns, rows, dialect)
     quoted = ", ".join(f'"{name}"' for name in columns)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Iterable
+from typing import Iterable, Iterator
 
 from sqlalchemy import Connection, bindparam, event, inspect, text
 from sqlalchemy.orm import Session
@@ -116,8 +116,8 @@ def _entries(conn: Connection, ids: list[int]) -> list[dict]:
     return rows
 
 
-def index_new(conn: Connection, designations: list[tuple[int, Record]]) -> int:
-    """Index designations just inserted in this transaction, from the records written; returns entries written.
+def index_new(conn: Connection, designations: list[tuple[int, Record]]) -> None:
+    """Index designations just inserted in this transaction, from the records written.
 
     The import calls this for the designations it adds: their names and
     identifiers are in memory already, so reading them back (and the content
@@ -127,19 +127,30 @@ def index_new(conn: Connection, designations: list[tuple[int, Record]]) -> int:
     them again.  A new designation has no entries yet, so nothing is deleted.
     """
     if not designations or not _has_index(conn):
-        return 0
-    rows = [entry for designation_id, record in designations for name in record.names
-            if (entry := _name_entry(designation_id, name.full, name.type, record.kind))]
-    rows += [entry for designation_id, record in designations for ident in record.identifiers
-             if (entry := _identifier_entry(designation_id, ident.type, ident.value, ident.normalized))]
-    for designation_id, record in designations:
-        rows += _link_entries(designation_id, record.linked_to)
-    bulk.insert(conn, _entry_table(), rows)
+        return
+    # A generator, so that on PostgreSQL names are folded while the server indexes
+    # the entries already sent (its GIN trigram index is most of the write).
+    bulk.insert(conn, _entry_table(), _new_entries(designations))
     ids = sorted(designation_id for designation_id, _ in designations)
     for i in range(0, len(ids), CHUNK):
         conn.execute(text("DELETE FROM search_pending WHERE designation_id IN :ids")
                      .bindparams(_expanding("ids")), {"ids": ids[i : i + CHUNK]})
-    return len(rows)
+
+
+def _new_entries(designations: list[tuple[int, Record]]) -> Iterator[dict]:
+    # Names, then identifiers, then relations: the order reindex writes them in.
+    for designation_id, record in designations:
+        for name in record.names:
+            entry = _name_entry(designation_id, name.full, name.type, record.kind)
+            if entry:
+                yield entry
+    for designation_id, record in designations:
+        for ident in record.identifiers:
+            entry = _identifier_entry(designation_id, ident.type, ident.value, ident.normalized)
+            if entry:
+                yield entry
+    for designation_id, record in designations:
+        yield from _link_entries(designation_id, record.linked_to)
 
 
 def _entry_table():
