@@ -167,12 +167,12 @@ def profile_summary(url: str, paths: list[tuple[str, Path]]) -> None:
         ("  of which the xlsx cell reader", cumulative("importers/xlsx", "read_rows")),
         ("prepare (content, JSON, hash)", cumulative("sanctions/store", "prepare")),
         ("diff against the store", cumulative("sanctions/store", "compute_diff")),
-        ("write (bulk inserts)", cumulative("sanctions/store", "apply_diff")),
-        ("  of which the database driver", cumulative("sanctions/bulk", "insert")
-         - cumulative("sanctions/bulk", "_tuples")),
+        ("write (designations, parts, history)", cumulative("sanctions/store", "apply_diff")),
         ("search index (fold names, write)", cumulative("sanctions/search_index", "index_new")
          + cumulative("sanctions/search_index", "drain")),
         ("  of which folding names", cumulative("sanctions/search_index", "fold_name")),
+        ("database driver, all bulk inserts", cumulative("sanctions/bulk", "insert")
+         - cumulative("sanctions/bulk", "_tuples")),
         ("commit (SQLite)", sum(ct for (_, _, name), (_, _, _, ct, _) in stats.items()
                                 if "method 'commit' of 'sqlite3" in name)),
     ]
