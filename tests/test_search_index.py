@@ -1,6 +1,8 @@
 """The search entries an import writes from its records are the ones the commit hook writes from the stored rows."""
 from __future__ import annotations
 
+import shutil
+
 from sqlalchemy import text
 
 from sanctions import imports, search_index
@@ -37,3 +39,18 @@ def test_import_indexes_what_a_rebuild_from_the_stored_rows_would(engine):
             hits = conn.execute(text("SELECT count(*) FROM search_entry WHERE text LIKE :q"),
                                 {"q": f"%{folded}%"}).scalar()
     assert hits > 0
+
+
+def test_amended_designations_are_reindexed_like_a_rebuild(engine, tmp_path):
+    imports.run_import(engine, "us-sdn", str(SAMPLES / "us"), expected_minimum=None)
+    edited = tmp_path / "us"
+    shutil.copytree(SAMPLES / "us", edited)
+    sdn = edited / "sdn.csv"
+    sdn.write_bytes(sdn.read_bytes().replace(b"a.k.a. 'ABU ALI'", b"a.k.a. 'ABU ALIYEV'; Passport A1234567 (Iraq)"))
+    run = imports.run_import(engine, "us-sdn", str(edited))
+    assert run.amended == 1 and not run.added
+    written = entries(engine)
+    assert ("us-sdn:7843", "name", "weak", search_index.fold_name("ABU ALIYEV"), "ABU ALIYEV") in written
+    with engine.begin() as conn:
+        search_index.rebuild(conn)
+    assert entries(engine) == written
