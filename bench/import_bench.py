@@ -167,7 +167,7 @@ def profile_summary(url: str, paths: list[tuple[str, Path]]) -> None:
         ("  of which the xlsx cell reader", cumulative("importers/xlsx", "read_rows")),
         ("prepare (content, JSON, hash)", cumulative("sanctions/store", "prepare")),
         ("diff against the store", cumulative("sanctions/store", "compute_diff")),
-        ("write (designations, parts, history)", cumulative("sanctions/store", "apply_diff")),
+        ("write (designations and parts)", cumulative("sanctions/store", "apply_diff")),
         ("search index (fold names, write)", cumulative("sanctions/search_index", "index_new")
          + cumulative("sanctions/search_index", "drain")),
         ("  of which folding names", cumulative("sanctions/search_index", "fold_name")),
