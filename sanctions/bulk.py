@@ -150,7 +150,7 @@ def _sqlite_insert(connection: Connection, name: str, quoted: str, width: int,
             sql = full
         else:
             sql = f'INSERT INTO "{name}" ({quoted}) VALUES {", ".join([row] * len(chunk))}'
-        connection.exec_driver_sql(sql, tuple(v for r in chunk for v in r))
+        connection.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))
 
 
 def reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:

@@ -30,7 +30,8 @@ import json
 import re
 from typing import Iterable, Iterator
 
-from sqlalchemy import Connection, bindparam, event, inspect, text
+from sqlalchemy import (Column, Connection, Integer, MetaData, String, Table, Text, bindparam, event, inspect,
+                        text)
 from sqlalchemy.orm import Session
 
 from matchers.normalize import fold_token, name_tokens, raw_tokens
@@ -39,6 +40,12 @@ from sanctions.schema import Designation as Record
 
 CHUNK = 900
 NAME, IDENTIFIER, LINK = "name", "identifier", "link"
+
+# The columns the index writes, as the bulk writer needs them (names and types), on their own
+# rather than the model's table: migration 0006 rebuilds the index through this module, and a
+# column a later revision adds to the model must not be written at that revision.
+_ENTRY = Table("search_entry", MetaData(), Column("designation_id", Integer), Column("field", String),
+               Column("kind", String), Column("text", Text), Column("label", Text))
 
 
 def fold_name(full: str, kind: str = "person") -> str:
@@ -130,7 +137,7 @@ def index_new(conn: Connection, designations: list[tuple[int, Record]]) -> None:
         return
     # A generator, so that on PostgreSQL names are folded while the server indexes
     # the entries already sent (its GIN trigram index is most of the write).
-    bulk.insert(conn, _entry_table(), _new_entries(designations))
+    bulk.insert(conn, _ENTRY, _new_entries(designations))
     ids = sorted(designation_id for designation_id, _ in designations)
     for i in range(0, len(ids), CHUNK):
         conn.execute(text("DELETE FROM search_pending WHERE designation_id IN :ids")
@@ -153,12 +160,6 @@ def _new_entries(designations: list[tuple[int, Record]]) -> Iterator[dict]:
         yield from _link_entries(designation_id, record.linked_to)
 
 
-def _entry_table():
-    from sanctions.models import SearchEntry  # here: sanctions.models imports this module
-
-    return SearchEntry.__table__
-
-
 def _expanding(name: str):
     return bindparam(name, expanding=True)
 
@@ -174,7 +175,7 @@ def reindex(conn: Connection, ids: Iterable[int]) -> int:
         rows = _entries(conn, chunk)
         # Through the bulk writer: on SQLite a row-by-row executemany made the FTS5 trigger
         # flush its terms once per entry (four times slower); on PostgreSQL it is a COPY.
-        bulk.insert(conn, _entry_table(), rows)
+        bulk.insert(conn, _ENTRY, rows)
         conn.execute(text("DELETE FROM search_pending WHERE designation_id IN :ids")
                      .bindparams(_expanding("ids")), {"ids": chunk})
         written += len(rows)
