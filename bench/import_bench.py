@@ -16,7 +16,12 @@ minimum is the least disturbed figure); the load average is printed with
 them.  The last lines give the machine's limits: the bare parse rate (MB/s)
 and the bulk-write rate (rows/s of plain 4-column rows through the same bulk
 writer the store uses).  ``--profile`` prints where the time goes (cProfile
-of one SQLite run, grouped by stage).
+of one SQLite run, grouped by stage; the search index, written in the import's
+transaction, is a stage of its own: it was the third of the time the stages
+did not account for).
+
+The import's own modules are imported from the checkout this script sits in
+(not from wherever ``pip install -e`` points), so a worktree times its own code.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ import csv
 import io
 import os
 import pstats
+import sys
 import tempfile
 import time
 import uuid
@@ -35,10 +41,14 @@ from pathlib import Path
 from lxml import etree
 from sqlalchemy import Column, Integer, JSON, MetaData, Table, Text, create_engine, text
 
-from importers.inputs import open_location
-from sanctions import bulk, db, imports
-
 REPO = Path(__file__).resolve().parents[1]
+# The code beside this script, not whatever checkout ``pip install -e`` points at: run from
+# a worktree, ``python bench/import_bench.py`` had put bench/ first on the path and timed
+# the installed copy of the package.
+sys.path.insert(0, str(REPO))
+
+from importers.inputs import open_location  # noqa: E402
+from sanctions import bulk, db, imports  # noqa: E402
 FILES = [
     ("us-sdn", "us"),
     ("us-cons", "us/consolidated.xml"),
@@ -157,8 +167,11 @@ def profile_summary(url: str, paths: list[tuple[str, Path]]) -> None:
         ("  of which the xlsx cell reader", cumulative("importers/xlsx", "read_rows")),
         ("prepare (content, JSON, hash)", cumulative("sanctions/store", "prepare")),
         ("diff against the store", cumulative("sanctions/store", "compute_diff")),
-        ("write (bulk inserts)", cumulative("sanctions/store", "apply_diff")),
-        ("  of which the database driver", cumulative("sanctions/bulk", "insert")
+        ("write (designations and parts)", cumulative("sanctions/store", "apply_diff")),
+        ("search index (fold names, write)", cumulative("sanctions/search_index", "index_new")
+         + cumulative("sanctions/search_index", "drain")),
+        ("  of which folding names", cumulative("sanctions/search_index", "fold_name")),
+        ("database driver, all bulk inserts", cumulative("sanctions/bulk", "insert")
          - cumulative("sanctions/bulk", "_tuples")),
         ("commit (SQLite)", sum(ct for (_, _, name), (_, _, _, ct, _) in stats.items()
                                 if "method 'commit' of 'sqlite3" in name)),

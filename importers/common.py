@@ -264,6 +264,10 @@ def normalize_id(value: str) -> str:
     a Cyrillic passport series (``АВ 1234567``) is part of the number, and
     dropping it made different documents compare equal.
     """
+    if value.isascii():
+        # Most identifiers: NFKD leaves ASCII as it is and no ASCII character combines,
+        # so the test below reduces to isalnum (the same result, without the Unicode look-ups).
+        return "".join(filter(str.isalnum, value.upper()))
     folded = unicodedata.normalize("NFKD", value).upper()
     return "".join(ch for ch in folded if ch.isalnum() and not unicodedata.combining(ch)
                    and (ch.isascii() or unicodedata.category(ch) in ("Lu", "Ll", "Lo", "Nd")))

@@ -15,15 +15,15 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select, text
 
 import importers
 from importers import ofac_lists
 from importers.common import ImportFailure
-from sanctions import locks, queries, store
+from sanctions import locks, queries, search_index, store
 from sanctions.db import DatabaseUnavailable, session_factory, writer
 from sanctions.locks import LockTimeout
-from sanctions.models import ImportRun
+from sanctions.models import Designation, ImportRun
 from sanctions.regimes import regimes_for
 from sanctions.schema import ParsedList
 
@@ -163,6 +163,37 @@ def _check_partial(parsed: ParsedList, attempt: _Attempt, allow_partial: bool, e
     return warnings
 
 
+def _fast_compression(session) -> None:
+    """PostgreSQL: compress this transaction's long values (contents, raw records) with lz4, not pglz.
+
+    The values read back the same, whichever compressor stored them (each value
+    records its own); pglz took a quarter of the time PostgreSQL spent writing
+    a first import's designations.  ``SET LOCAL`` ends with the transaction.
+    Servers before 14, or built without lz4, keep their default.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    if session.execute(text("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                            "WHERE name = 'default_toast_compression'")).scalar():
+        session.execute(text("SET LOCAL default_toast_compression = lz4"))
+
+
+def _index_added(session, run: ImportRun, diff: store.Diff) -> None:
+    """Write the search entries of the designations this run added, from the records in memory.
+
+    A first import adds every designation; the commit hook would otherwise
+    read all their names, identifiers and contents back to fold them (a third
+    of a first import's time).  Amended and relisted designations are left to
+    the hook, which also replaces their old entries.
+    """
+    if not diff.added:
+        return
+    records = {item.key: item.record for item in diff.added}
+    added = session.execute(select(Designation.id, Designation.key)
+                            .where(Designation.source == run.source, Designation.first_run_id == run.id))
+    search_index.index_new(session.connection(), [(row_id, records[key]) for row_id, key in added])
+
+
 def _import_locked(engine: Engine, attempt: _Attempt, location: str, *, force: bool, allow_shrink: bool,
                    allow_partial: bool, expected_minimum: int | None, progress: Progress | None) -> ImportRun:
     source, where, started = attempt.source, attempt.where, attempt.started
@@ -216,7 +247,10 @@ def _import_locked(engine: Engine, attempt: _Attempt, location: str, *, force: b
                 progress("storing", done, total)
 
         removed_on = store.to_date(parsed.published_on) or started.date()
+        if total:
+            _fast_compression(session)
         store.apply_diff(session, run, diff, removed_on, step)
+        _index_added(session, run, diff)
         run.added, run.amended = len(diff.added), len(diff.amended)
         run.relisted, run.removed, run.unchanged = len(diff.relisted), len(diff.removed), diff.unchanged
         run.warnings = warnings + record_warnings[:1000]
