@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -99,7 +100,8 @@ def blocking_keys(record: MatchRecord) -> tuple[set[str], set[str]]:
     document frequencies scoring uses; only tokens of three or more characters
     (or digits) are used for blocking.
     """
-    tokens = {f"t:{t}" for t in record_tokens(record)}
+    # Interned: a full match holds every record's keys at once, and the words recur.
+    tokens = {sys.intern(f"t:{t}") for t in record_tokens(record)}
     exact = {f"s:{record.kind}:{signature}" for signature in record.name_signature()}
     exact |= {f"i:{value}" for values in record.identifiers.values() for value in values}
     exact |= {f"u:{ref}" for ref in record.un_refs}

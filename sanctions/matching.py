@@ -115,8 +115,8 @@ def _scored_rows(loaded: list[Loaded], pairs: Iterable[tuple[int, int]], stats: 
     in the same order whatever the number of workers.  Rows are yielded in
     batches so that the explanations of every pair never sit in memory at once.
     """
-    ordered = sorted(pairs)
-    batches = [ordered[k:k + SCORE_BATCH] for k in range(0, len(ordered), SCORE_BATCH)]
+    ordered = pairs if isinstance(pairs, list) else sorted(pairs)
+    batches = (ordered[k:k + SCORE_BATCH] for k in range(0, len(ordered), SCORE_BATCH))
     if workers <= 1 or len(ordered) < PARALLEL_MIN or "fork" not in multiprocessing.get_all_start_methods():
         for batch in batches:
             yield _pair_rows(loaded, batch, stats, config, run_id)
@@ -206,10 +206,14 @@ def _full(session: Session, run: MatchRun, config: MatchingConfig, workers: int 
     connection = session.connection()
     for table in (MatchPair, MatchKey, MatchState):
         connection.execute(delete(table))
-    _store_pairs(session, loaded, found.pairs, stats, config, run.id, workers)
     _write_keys(session, loaded)
     _write_best(session, loaded, found)
     run.designations, run.changed, run.candidates = len(loaded), len(loaded), len(found.pairs)
+    # Only the pairs are needed from here on: drop the rest before scoring forks its workers.
+    pairs = sorted(found.pairs)
+    del found
+    gc.collect()
+    _store_pairs(session, loaded, pairs, stats, config, run.id, workers)
 
 
 def _key_counts(session: Session, keys: Iterable[str]) -> dict[str, int]:
