@@ -154,7 +154,7 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
         # Sorted: a record's shared weights are sums of floats, and summing in one
         # fixed order keeps ties (and so the best candidates) the same in every process.
         tokens = sorted(k for k in tokens if blocks(k))
-        keys_of.append((tokens, exact))
+        keys_of.append(tokens)
         for key in tokens:
             token_index[key].append(i)
         for key in exact:
@@ -176,6 +176,7 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
                 if a < b and (only_set is None or a in only_set or b in only_set) \
                         and _pairable(records[a], records[b], same_ok):
                     pairs.add((a, b))
+    del exact_index  # a full match of 400,000 records holds millions of exact keys: free them first
 
     # Each usable token's weight once, and its postings split by (kind, jurisdiction):
     # a record only ever pairs with its own kind in another jurisdiction, so the
@@ -196,7 +197,7 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
     for i in targets:
         shared: dict[int, float] = defaultdict(float)
         kind, jurisdiction = records[i].kind, records[i].jurisdiction
-        for key in keys_of[i][0]:
+        for key in keys_of[i]:
             entry = split_postings.get(key)
             if entry is None:
                 continue

@@ -110,16 +110,16 @@ def _scored_rows(loaded: list[Loaded], pairs: Iterable[tuple[int, int]], stats: 
     """Batches of pair rows to store, scored on ``workers`` processes when there are many.
 
     Scoring is pure CPU over records already in memory, so forked workers
-    inherit them for free and each core scores its own batches while this
-    process writes the rows of finished ones: the store sees the same rows
-    in the same order whatever the number of workers.  Rows are yielded in
+    inherit them for free; this process scores its share of the batches and
+    writes the rows of finished ones: the store sees the same rows in the
+    same order whatever the number of workers.  Rows are yielded in
     batches so that the explanations of every pair never sit in memory at once.
     """
     ordered = pairs if isinstance(pairs, list) else sorted(pairs)
-    batches = (ordered[k:k + SCORE_BATCH] for k in range(0, len(ordered), SCORE_BATCH))
+    starts = range(0, len(ordered), SCORE_BATCH)
     if workers <= 1 or len(ordered) < PARALLEL_MIN or "fork" not in multiprocessing.get_all_start_methods():
-        for batch in batches:
-            yield _pair_rows(loaded, batch, stats, config, run_id)
+        for k in starts:
+            yield _pair_rows(loaded, ordered[k:k + SCORE_BATCH], stats, config, run_id)
         return
     global _FORKED
     _FORKED = (loaded, stats, config, run_id)
@@ -127,8 +127,14 @@ def _scored_rows(loaded: list[Loaded], pairs: Iterable[tuple[int, int]], stats: 
     # otherwise write to every object's header and so copy every page of the records.
     gc.freeze()
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            yield from pool.imap(_score_batch, batches)
+        # This process scores every ``workers``-th batch itself: one forked copy fewer
+        # of the records' pages (each worker touches, and so copies, most of them).
+        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
+            remote = pool.imap(_score_batch, (ordered[k:k + SCORE_BATCH] for n, k in enumerate(starts)
+                                              if n % workers))
+            for n, k in enumerate(starts):
+                yield (next(remote) if n % workers
+                       else _pair_rows(loaded, ordered[k:k + SCORE_BATCH], stats, config, run_id))
     finally:
         gc.unfreeze()
         _FORKED = None
