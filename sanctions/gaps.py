@@ -135,7 +135,10 @@ def load_sides(session: Session, target_ids: Iterable[str] | None = None) -> dic
 
 def covered_jurisdictions(session: Session) -> set[str]:
     """Jurisdictions whose lists are in the store: a gap against an unimported list means nothing."""
-    return set(session.scalars(select(Designation.jurisdiction).where(Designation.status == "active").distinct()))
+    # One small look-up per jurisdiction on its index, not a scan of every designation row.
+    jurisdictions = session.scalars(select(Designation.jurisdiction).distinct()).all()
+    return {j for j in jurisdictions if session.scalar(select(select(Designation.id).where(
+        Designation.jurisdiction == j, Designation.status == "active").exists()))}
 
 
 def current_gaps(targets: Iterable[TargetSides], covered: set[str]) -> dict[str, CurrentGap]:

@@ -331,8 +331,10 @@ def explain(session: Session, key_a: str, key_b: str) -> dict[str, Any]:
 
 def multi_jurisdiction_targets(session: Session) -> dict[int, int]:
     """How many targets are listed by 2, 3, … jurisdictions (counted in SQL: a store holds 400,000)."""
+    shared = select(TargetMember.target_id).group_by(TargetMember.target_id).having(func.count() > 1)
     per_target = (select(func.count(Designation.jurisdiction.distinct()).label("n"))
                   .select_from(TargetMember).join(Designation, Designation.key == TargetMember.designation_key)
+                  .where(TargetMember.target_id.in_(shared))  # single-designation targets first: half the work
                   .group_by(TargetMember.target_id)
                   .having(func.count(Designation.jurisdiction.distinct()) > 1).subquery())
     rows = session.execute(select(per_target.c.n, func.count()).group_by(per_target.c.n))
