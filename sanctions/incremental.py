@@ -186,7 +186,6 @@ def incremental(session: Session, run: MatchRun, config: MatchingConfig, workers
 
     # Which pairs are candidates now, and which were.
     stored.update(_stored_best(session, recompute - stored.keys()))
-    exact_keys = {k for keys in keys_of.values() for k in keys if not k.startswith("t:")}
 
     def chose(x: int, y: int, lists) -> bool:
         return any(j == y for j, _ in lists.get(x, ()))

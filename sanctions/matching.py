@@ -30,7 +30,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import Engine, bindparam, delete, func, or_, select, update
+from sqlalchemy import Engine, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from matchers.candidates import TokenStats, blocking_keys, blocks, candidate_pairs, rarity_class, record_tokens
