@@ -148,9 +148,9 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
     only_set = None if only is None else set(only)
     token_index: dict[str, list[int]] = defaultdict(list)
     # Exact keys (identifiers, whole-name signatures) are millions of mostly unique strings
-    # at scale: they are indexed by their hash, with a lone member held as a bare int
-    # until a second arrives (400,000 records: about 500 MB less at the peak).  Two keys
-    # sharing a 64-bit hash would at worst add a candidate pair to score.
+    # at scale: they are indexed by a 128-bit hash (two independent 64-bit ones), with a
+    # lone member held as a bare int until a second arrives (400,000 records: about 500 MB
+    # less at the peak).  Two keys would have to agree on both hashes to share a list.
     exact_index: dict[int, int | list[int]] = {}
     exact_key: dict[int, str] = {}
     keys_of = []
@@ -163,7 +163,7 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
         for key in tokens:
             token_index[key].append(i)
         for key in exact:
-            h = hash(key)
+            h = (hash(key) << 64) ^ hash(key[::-1])
             held = exact_index.get(h)
             if held is None:
                 exact_index[h] = i

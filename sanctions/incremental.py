@@ -90,6 +90,13 @@ def _ordered(a: int, b: int) -> Pair:
 
 
 def incremental(session: Session, run: MatchRun, config: MatchingConfig, workers: int = 1) -> None:
+    """Re-match the designations whose content changed since the last match (see the module text).
+
+    The phases, in order: the index before and after the change; which records are
+    *dirty* (rescored), *recomputed* and *updated*; their new best candidates; the
+    candidate pairs that changed; then the writes.  Sets ``run.rescored_keys`` (not
+    stored): where the cluster stage must look again.
+    """
     changed = matching._load(session, Designation.id.in_(
         select(Designation.id).outerjoin(MatchState, MatchState.designation_id == Designation.id)
         .where(or_(MatchState.content_hash.is_(None), MatchState.content_hash != Designation.content_hash))))
@@ -122,25 +129,27 @@ def incremental(session: Session, run: MatchRun, config: MatchingConfig, workers
     rarity_changed = {k for k in touched if k.startswith("t:")
                       and rarity_class(before[k], step) != rarity_class(after[k], step)}
     usability_changed = {k for k in touched if usable(k, before[k]) != usable(k, after[k])}
-    # Name tokens along which a changed record's weight to others moved.
-    moved = {k for k in touched if k.startswith("t:") and blocks(k)
+    # Name tokens along which a changed record's weights to others moved.
+    weight_tokens = {k for k in touched if k.startswith("t:") and blocks(k)
              and (usable(k, before[k]) or usable(k, after[k]))}
-    postings = _postings(session, rarity_changed | usability_changed | moved)
+    postings = _postings(session, rarity_changed | usability_changed | weight_tokens)
+    # Dirty: rescored, with lists recomputed.  Recomputed: lists from their postings.
+    # Updated: lists from the stored list and the changed records' new weights.
     dirty = changed_ids | {i for k in rarity_changed for i in postings[k]}
     recompute = dirty | {i for k in usability_changed for i in postings[k]}
-    delta = {i for k in moved for i in postings[k]} - recompute
+    updated = {i for k in weight_tokens for i in postings[k]} - recompute
 
-    stored = _stored_best(session, delta)
+    stored = _stored_best(session, updated)
     stored.update(old_best)
-    meta = _meta(session, delta | recompute | {j for best in stored.values() for j, _ in best})
-    stats = matching.store_stats(session, {k[2:] for k in moved}, config)
+    meta = _meta(session, updated | recompute | {j for best in stored.values() for j, _ in best})
+    stats = matching.store_stats(session, {k[2:] for k in weight_tokens}, config)
 
     # Updated lists: the stored list, with the changed records' new weights.
     new_weight: dict[int, dict[int, float]] = defaultdict(dict)
     for c in sorted(changed_ids):
         shared: dict[int, float] = defaultdict(float)
         for k in sorted(new_keys[c]):
-            if k in moved and usable(k, after[k]):
+            if k in weight_tokens and usable(k, after[k]):
                 for r in postings[k]:
                     shared[r] += stats.idf(k[2:])
         mc = meta.get(c) or _meta(session, [c])[c]
@@ -150,7 +159,7 @@ def incremental(session: Session, run: MatchRun, config: MatchingConfig, workers
             if mr and mr.kind == mc.kind and mr.jurisdiction != mc.jurisdiction:
                 new_weight[r][c] = w
     best: dict[int, list[tuple[int, float]]] = {}
-    for r in sorted(delta):
+    for r in sorted(updated):
         listed = stored.get(r, [])
         if any(w is None for _, w in listed):
             recompute.add(r)  # stored before weights were: work it out again
@@ -162,7 +171,7 @@ def incremental(session: Session, run: MatchRun, config: MatchingConfig, workers
         pool = {j: w for j, w in listed if j not in changed_ids}
         pool.update(new_weight[r])
         best[r] = _top(pool, meta, cap)
-    delta -= recompute
+    updated -= recompute
 
     # Recomputed lists: from the postings of each record's usable tokens.
     keys_of = matching._keys_of(session, recompute - changed_ids)
@@ -172,7 +181,7 @@ def incremental(session: Session, run: MatchRun, config: MatchingConfig, workers
     usable_tokens = {k for k in tokens if usable(k, counts[k])}
     postings.update(_postings(session, usable_tokens - postings.keys()))
     meta.update(_meta(session, {i for k in usable_tokens for i in postings[k]} - meta.keys()))
-    stats = matching.store_stats(session, {k[2:] for k in usable_tokens | moved}, config)
+    stats = matching.store_stats(session, {k[2:] for k in usable_tokens | weight_tokens}, config)
     for r in sorted(recompute):
         mr = meta[r]
         shared = defaultdict(float)
@@ -215,22 +224,22 @@ def incremental(session: Session, run: MatchRun, config: MatchingConfig, workers
         return {_ordered(a, b) for a, b in combinations(members, 2)
                 if meta[a].kind == meta[b].kind and (same_ok or meta[a].jurisdiction != meta[b].jurisdiction)}
 
-    maybe: set[Pair] = set()
+    clean_pairs: set[Pair] = set()
     for key, members in exact_postings.items():
         for pair in exact_pairs(key, members, exact_counts[key]):
-            (pairs_now.add if pair[0] in dirty or pair[1] in dirty else maybe.add)(pair)
+            (pairs_now.add if pair[0] in dirty or pair[1] in dirty else clean_pairs.add)(pair)
         if key in usability_changed:
-            maybe |= {p for p in exact_pairs(key, members, before[key]) if not (p[0] in dirty or p[1] in dirty)}
-    for x in delta | (recompute - dirty):
+            clean_pairs |= {p for p in exact_pairs(key, members, before[key]) if not (p[0] in dirty or p[1] in dirty)}
+    for x in updated | (recompute - dirty):
         was = {j for j, _ in stored.get(x, ())}
         is_ = {j for j, _ in best[x]}
-        maybe |= {_ordered(x, y) for y in was ^ is_ if y not in dirty}
+        clean_pairs |= {_ordered(x, y) for y in was ^ is_ if y not in dirty}
 
     # A pair of two clean records keeps its stored score: only its membership can change.
-    ends = {i for p in maybe for i in p}
+    ends = {i for p in clean_pairs for i in p}
     now.update(_stored_best(session, ends - now.keys()))
     ends_keys = matching._keys_of(session, ends)
-    shared_exact = {p: {k for k in ends_keys[p[0]] & ends_keys[p[1]] if not k.startswith("t:")} for p in maybe}
+    shared_exact = {p: {k for k in ends_keys[p[0]] & ends_keys[p[1]] if not k.startswith("t:")} for p in clean_pairs}
     exact_now = matching._key_counts(session, {k for ks in shared_exact.values() for k in ks})
     meta.update(_meta(session, ends - meta.keys()))
 
@@ -242,7 +251,7 @@ def incremental(session: Session, run: MatchRun, config: MatchingConfig, workers
 
     old_lists = {**now, **stored}
     entering, leaving = set(), set()
-    for p in maybe:
+    for p in clean_pairs:
         is_now = chose(p[0], p[1], now) or chose(p[1], p[0], now) or exact_pair(p, lambda k: exact_now[k])
         was = chose(p[0], p[1], old_lists) or chose(p[1], p[0], old_lists) \
             or exact_pair(p, lambda k: before.get(k, exact_now[k]))

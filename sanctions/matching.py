@@ -1,16 +1,11 @@
-"""The matching job: feed stored designations to ``matchers`` and save pairs and clusters.
+"""The matching job: feed stored designations to ``matchers`` and save pairs and their index.
 
-Full mode recomputes everything.  Incremental mode (the default) gives the
-same pairs as a full match while touching only what a change can reach:
-
-- the *affected* records are the changed ones, every record sharing a
-  usable blocking key with them (its best candidates may change), and every
-  record carrying a name token whose rarity step changed (its scores may);
-- each affected record's best candidates are recomputed from the inverted
-  index kept in ``match_key``; an unaffected record's best candidates are
-  as stored in ``match_state.candidates``, so a pair it chose with an
-  affected record is rescored too;
-- every stored pair touching an affected record is replaced.
+A full match (``_full``) builds every record's features, generates the
+candidate pairs, scores them (on one process per CPU when there are many) and
+stores the pairs of the near-miss band and above, every record's keys
+(``match_key``) and its own best candidates with their weights
+(``match_state``).  An incremental match (the default) gives the same result
+from that stored index: ``sanctions.incremental``.
 
 A change of the configuration, or of the store's size step, changes every
 weight: the incremental run then does a full match.  Officers' pair
@@ -174,7 +169,7 @@ def format_best(best: list[tuple[int, float]]) -> str:
 
 
 def parse_best(text: str | None) -> list[tuple[int, float | None]]:
-    """The stored best candidates; a weight is None where a list was stored without them (before 0010)."""
+    """The stored best candidates; a weight is None where a list was stored without them (by older versions)."""
     out: list[tuple[int, float | None]] = []
     for item in (text or "").split():
         j, _, w = item.partition(":")

@@ -209,7 +209,7 @@ class MatchState(Base):
 
     designation_id: Mapped[int] = mapped_column(ForeignKey("designation.id", ondelete="CASCADE"), primary_key=True)
     content_hash: Mapped[str] = mapped_column(String(64))
-    candidates: Mapped[str | None] = mapped_column(Text)  # its own best candidates, designation ids
+    candidates: Mapped[str | None] = mapped_column(Text)  # its own best candidates: "id:weight ..." by rank
 
 
 class MatchKey(Base):

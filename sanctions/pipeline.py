@@ -60,10 +60,12 @@ def cluster_and_refresh(engine: Engine, run: MatchRun | None = None, progress: P
             progress("clustering", 0, 1)
         # An incremental match re-clusters only where its rewritten pairs reach.
         seeds = getattr(run, "rescored_keys", None) if target_ids is None else None
-        if seeds is not None and _previous_run_unclustered(session, run.id):
+        previous = _previous_run(session, run.id) if run is not None else None
+        if seeds is not None and previous is not None and previous.gaps_import_run_id is None:
             seeds = None  # the last scoring was never clustered (stopped between stages): all of it
         if seeds is not None:
-            seeds = seeds | targets.unapplied_decisions(session) | targets.without_target(session)
+            seeds = seeds | targets.unapplied_decisions(session, previous.started_at if previous else None) \
+                | targets.without_target(session)
         clustered = targets.recluster(session, run.id if run else None, target_ids, seeds)
         if run is not None:
             session.get(MatchRun, run.id).clusters = clustered.clusters
@@ -89,11 +91,11 @@ def cluster_and_refresh(engine: Engine, run: MatchRun | None = None, progress: P
     return StageCounts(clustered.clusters, len(clustered.touched), refreshed.counts(), flagged)
 
 
-def _previous_run_unclustered(session: Session, run_id: int) -> bool:
-    previous = session.execute(select(MatchRun.id, MatchRun.gaps_import_run_id)
-                               .where(MatchRun.id < run_id, MatchRun.status == "succeeded")
-                               .order_by(MatchRun.id.desc()).limit(1)).first()
-    return previous is not None and previous.gaps_import_run_id is None
+def _previous_run(session: Session, run_id: int):
+    """The last successful match run before this one (its start, and whether it was clustered)."""
+    return session.execute(select(MatchRun.started_at, MatchRun.gaps_import_run_id)
+                           .where(MatchRun.id < run_id, MatchRun.status == "succeeded")
+                           .order_by(MatchRun.id.desc()).limit(1)).first()
 
 
 def gap_scope(session: Session, run_id: int, covered: list[str], touched: set[str]) -> set[str] | None:

@@ -135,20 +135,25 @@ def _decisions(session: Session, keys: set[str] | None) -> tuple[list[tuple[str,
     return same, different
 
 
-def unapplied_decisions(session: Session) -> set[str]:
-    """Keys of current pair decisions the targets do not yet reflect: ``same`` pairs apart,
-    ``different`` pairs together (a decision recorded outside ``pipeline.decide_pair``).
+def unapplied_decisions(session: Session, since: dt.datetime | None = None) -> set[str]:
+    """Keys of pair decisions the targets may not reflect (one recorded outside
+    ``pipeline.decide_pair``): current ``same`` pairs apart, current ``different`` pairs
+    together, and every pair decided (or withdrawn) at or after ``since``.
 
     A ``same`` pair left apart because a ``different`` decision forbids the merge
     is listed too; re-clustering it again is harmless.
     """
+    out: set[str] = set()
+    if since is not None:
+        for a, b in session.execute(select(PairDecision.key_a, PairDecision.key_b)
+                                    .where(PairDecision.decided_at >= since)):
+            out |= {a, b}
     same, different = _decisions(session, None)
     keys = {k for pair in same + different for k in pair}
     target_of: dict[str, str] = {}
     for chunk in _chunks(sorted(keys)):
         target_of.update(session.execute(select(TargetMember.designation_key, TargetMember.target_id)
                                          .where(TargetMember.designation_key.in_(chunk))).all())
-    out: set[str] = set()
     for pairs, together in ((same, False), (different, True)):
         for a, b in pairs:
             if (target_of.get(a) is not None and target_of.get(a) == target_of.get(b)) == together:
@@ -246,8 +251,13 @@ def _closure(session: Session, target_ids: set[str], seed_keys: set[str]) -> set
     to join a target that a link from it reaches.
     """
     keys: set[str] = set()
-    seen_targets = set(target_ids)
-    pending_targets, pending_keys = set(target_ids), set(seed_keys)
+    # A seed's own target too: a record whose only link went must leave the target it held.
+    seed_targets: set[str] = set()
+    for chunk in _chunks(sorted(seed_keys)):
+        seed_targets.update(session.scalars(select(TargetMember.target_id)
+                                            .where(TargetMember.designation_key.in_(chunk))))
+    seen_targets = set(target_ids) | seed_targets
+    pending_targets, pending_keys = set(seen_targets), set(seed_keys)
     while pending_targets or pending_keys:
         new = set(pending_keys)
         for chunk in _chunks(sorted(pending_targets)):

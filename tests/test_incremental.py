@@ -16,8 +16,10 @@ from lxml import etree
 from sqlalchemy import select, update
 
 from matchers.candidates import TokenStats, candidate_pairs, record_tokens
+from matchers.cluster import cluster
 from matchers.score import score_pair
 from sanctions import imports, matching, pipeline
+from sanctions import targets as targets_module
 from sanctions.config import MatchingConfig
 from sanctions.db import session_factory
 from sanctions.models import Designation, MatchPair, MatchRun, MatchState, TargetMember
@@ -89,6 +91,16 @@ def assert_equals_full(engine, config: MatchingConfig, done) -> None:
              and not (any(w is None for _, w in incremental_best[k])
                       and [j for j, _ in incremental_best[k]] == [j for j, _ in best[k]])}
     assert not moved, (done, sorted(moved.items())[:5])
+
+
+def full_clusters(engine) -> set[frozenset[str]]:
+    """The targets a full re-clustering of the stored links and decisions would make."""
+    with session_factory(engine)() as session:
+        sources = dict(session.execute(select(Designation.key, Designation.source)).all())
+        same, different = targets_module._decisions(session, None)
+        linked = cluster(sources, sources, targets_module._links(session, None), same=same, different=different)
+    together = {k for group in linked for k in group}
+    return {frozenset(g) for g in linked} | {frozenset([k]) for k in sources if k not in together}
 
 
 def _text(parent, tag):
@@ -171,6 +183,8 @@ def test_incremental_equals_full_after_random_edits(engine, tmp_path, seed, conf
         run = pipeline.match(engine, config=config)
         assert run.mode == "incremental", done
         assert_equals_full(engine, config, done)
+        # Re-clustering only where the rewritten pairs reach gives a full re-clustering's targets.
+        assert targets(engine) == full_clusters(engine), done
 
     # explain reads its word frequencies from the same index: it agrees with what is stored
     # (explain scores with the configured settings, so only where the test used those).
@@ -220,6 +234,36 @@ def test_incremental_equals_full_when_a_token_crosses_its_postings_cap(engine, t
         for element in twin.iter():
             if element.tag.endswith("_NAME") or element.tag == "ALIAS_NAME":
                 element.text = "Qwzx Vrtly"
+
+
+def test_an_amendment_that_breaks_a_records_only_link_splits_its_target(engine, tmp_path):
+    """The changed record's old target is re-clustered too, though nothing links to it any more.
+
+    With one rarity step the partner's weights do not move, so only the changed record is dirty."""
+    un = real_file("un", "consolidated.xml")
+    imports.run_import(engine, "ca", str(real_file("ca", "sema-lmes.xml")))
+    imports.run_import(engine, "un", str(un))
+    config = MatchingConfig(rarity_step=1000.0)
+    pipeline.match(engine, config=config)
+    members: dict[str, set[str]] = {}
+    for group in targets(engine):
+        if len(group) == 2 and {k.split(":")[0] for k in group} == {"ca", "un"}:
+            members[next(k for k in group if k.startswith("un:"))] = set(group)
+    tree = etree.parse(str(un))
+    person = next(p for p in tree.findall(".//INDIVIDUALS/INDIVIDUAL") if f"un:{_text(p, 'DATAID')}" in members)
+    un_key = f"un:{_text(person, 'DATAID')}"
+    for element in person.iter():
+        if element.tag.endswith("_NAME") or element.tag == "ALIAS_NAME":
+            element.text = "Qwzx Vrtly"
+    for element in person.findall("INDIVIDUAL_DOCUMENT") + person.findall("INDIVIDUAL_DATE_OF_BIRTH"):
+        person.remove(element)
+    path = tmp_path / "renamed.xml"
+    tree.write(str(path), xml_declaration=True, encoding="utf-8")
+    imports.run_import(engine, "un", str(path))
+    assert pipeline.match(engine, config=config).mode == "incremental"
+    after = targets(engine)
+    assert frozenset(members[un_key]) not in after and frozenset([un_key]) in after
+    assert after == full_clusters(engine)
 
 
 def test_a_changed_configuration_makes_the_next_match_full(engine):
