@@ -23,6 +23,11 @@ from typing import Any
 from pathlib import Path
 
 
+# Bumped whenever features, blocking keys, candidate ranking or scoring change their results
+# (or the stored candidate lists their form): see ``MatchingConfig.digest``.
+MATCHER_VERSION = "2026-12-07"
+
+
 @dataclass(frozen=True)
 class MatchingConfig:
     high: float = 0.88
@@ -75,8 +80,13 @@ class MatchingConfig:
         return asdict(self)
 
     def digest(self) -> str:
-        """SHA-256 of the settings, recorded on every match run."""
-        text = json.dumps(self.as_dict(), sort_keys=True)
+        """SHA-256 of the settings and the matcher's version, recorded on every match run.
+
+        An incremental match trusts the stored keys and best candidates only under the
+        same digest, so a release that changes what the matcher computes bumps
+        ``MATCHER_VERSION`` and the next match is a full one.
+        """
+        text = json.dumps({**self.as_dict(), "matcher_version": MATCHER_VERSION}, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
