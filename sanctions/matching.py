@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from matchers.candidates import TokenStats, blocking_keys, blocks, candidate_pairs, rarity_class, record_tokens
 from matchers.features import MatchRecord, features
 from matchers.score import score_pair
+from sanctions import bulk
 from sanctions.config import MatchingConfig, matching_config
 from sanctions.db import session_factory
 from sanctions.models import Designation, MatchKey, MatchPair, MatchRun, MatchState, TargetMember
@@ -146,21 +147,18 @@ def _store_pairs(session: Session, loaded: list[Loaded], pairs: Iterable[tuple[i
                  config: MatchingConfig, run_id: int, workers: int = 1) -> None:
     connection = session.connection()
     for rows in _scored_rows(loaded, pairs, stats, config, run_id, workers):
-        if rows:
-            connection.execute(MatchPair.__table__.insert(), rows)
+        bulk.insert(connection, MatchPair.__table__, rows)
 
 
 def _write_keys(session: Session, loaded: list[Loaded]) -> None:
+    """Each record's keys and its match state, through the bulk writer (10 million keys at factor 16)."""
     connection = session.connection()
-    rows = []
-    for item in loaded:
-        tokens, exact = blocking_keys(item.record)
-        rows += [{"designation_id": item.id, "key": k} for k in tokens | exact]
-    for chunk in _chunks(rows, 5000):
-        connection.execute(MatchKey.__table__.insert(), chunk)
-    states = [{"designation_id": item.id, "content_hash": item.content_hash, "candidates": None} for item in loaded]
-    for chunk in _chunks(states, 5000):
-        connection.execute(MatchState.__table__.insert(), chunk)
+    bulk.insert(connection, MatchKey.__table__,
+                ({"designation_id": item.id, "key": k} for item in loaded
+                 for k in sorted(set().union(*blocking_keys(item.record)))))
+    bulk.insert(connection, MatchState.__table__,
+                ({"designation_id": item.id, "content_hash": item.content_hash, "candidates": None}
+                 for item in loaded))
 
 
 def format_best(best: list[tuple[int, float]]) -> str:
