@@ -78,8 +78,8 @@ def test_search_then_filter(page, base_url):
 
     # Filter: not designated by the UN.  The four-jurisdiction target must go, the EU-only one stays.
     page.select_option("select[name=not_designated_by]", "un")
-    page.get_by_role("button", name="Apply filters").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():  # wait for the filtered page itself, not the one already loaded
+        page.get_by_role("button", name="Apply filters").click()
     names = page.locator("tr.result a.name").all_inner_texts()
     assert "Saddam Hussein AL-TIKRITI" not in names and names == ["Qoussaï Saddam Hussein Al-Tikriti"]
     assert "not_designated_by=un" in page.url

@@ -78,8 +78,8 @@ def sign_in(page, base: str, name: str, password: str) -> None:
     assert "/signin" in page.url  # anonymous: sent to the sign-in form
     page.get_by_label("User name").fill(name)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
     assert page.url.endswith("/gaps")
 
 
@@ -97,8 +97,8 @@ def test_officer_decides_and_admin_finds_it_in_the_audit(browser, site):
     miss = page.locator(f"section.near-miss[data-key='{SPLIT_PAIR[1]}']")
     assert miss.count() == 1 and "decided: different" in miss.inner_text() and "Match explanation" in miss.inner_text()
     shot(page, "gap")
-    miss.get_by_role("button", name="Same target").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():  # the form posts and redirects: wait for the new page itself
+        miss.get_by_role("button", name="Same target").click()
     assert page.locator("#gap-state").inner_text() == "closed"
     assert SPLIT_PAIR[1] in page.locator("#target-members").inner_text()
     assert "pair-decision" in page.locator("#gap-history").inner_text()
@@ -110,8 +110,8 @@ def test_officer_decides_and_admin_finds_it_in_the_audit(browser, site):
     page.get_by_label("Note for under-review").focus()
     page.keyboard.type("checking the UK's Russia list")
     page.keyboard.press("Tab")
-    page.keyboard.press("Enter")
-    page.wait_for_load_state()
+    with page.expect_navigation():  # wait_for_load_state alone can return before Enter's post begins
+        page.keyboard.press("Enter")
     assert page.locator("#gap-disposition").inner_text() == "under-review"
     assert "checking the UK's Russia list" in page.locator("#gap-history").inner_text()
 
@@ -125,8 +125,8 @@ def test_officer_decides_and_admin_finds_it_in_the_audit(browser, site):
     page.wait_for_url("**/review?offset=1")
     assert page.locator("#queue-position").inner_text().startswith("Pair 2 of")
     page.goto(f"{base}/review")
-    page.keyboard.press("u")
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.keyboard.press("u")
     assert "unsure" in page.locator(".flash").inner_text()
     assert f"of {total - 1} undecided" in page.locator("#queue-position").inner_text()
     assert (page.locator("input[name=key_a]").input_value(),
@@ -142,13 +142,13 @@ def test_officer_decides_and_admin_finds_it_in_the_audit(browser, site):
     page.goto(base + "/signin")
     page.get_by_label("User name").fill("ada")
     page.get_by_label("Password").fill("admin-password")
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
-    page.get_by_role("link", name="Audit").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name="Audit").click()
     page.select_option("select[name=actor]", "olga")
-    page.get_by_role("button", name="Apply").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Apply").click()
     rows = page.locator("tr.audit-row").all_inner_texts()
     assert any("pair-decision" in r and SPLIT_PAIR[1] in r and "same" in r for r in rows)
     assert any("gap-disposition" in r and volodin_gap in r and "checking the UK" in r for r in rows)
