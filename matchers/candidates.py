@@ -134,18 +134,13 @@ class Candidates:
     weights: dict[int, list[float]] = field(default_factory=dict)
 
 
-def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: MatchingConfig = DEFAULT,
-                    only: Iterable[int] | None = None, usable: set[str] | None = None) -> Candidates:
-    """Index pairs (i < j) worth scoring.
+def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: MatchingConfig = DEFAULT) -> Candidates:
+    """Index pairs (i < j) worth scoring, over all ``records`` (a full match).
 
     Pairs join records of different jurisdictions, or of one jurisdiction on
-    duplicate evidence (``SAME_JURISDICTION_KEYS``).  ``only`` restricts the
-    work to those record indices (incremental matching): their exact-key pairs
-    and their own best candidates.  ``records`` must then hold every record
-    sharing a usable key with them, ``stats`` must describe the whole store and
-    ``usable`` names the keys whose postings are within the caps store-wide.
+    duplicate evidence (``SAME_JURISDICTION_KEYS``).  The incremental match
+    (``sanctions.incremental``) reaches the same pairs from the stored index.
     """
-    only_set = None if only is None else set(only)
     token_index: dict[str, list[int]] = defaultdict(list)
     # Exact keys (identifiers, whole-name signatures) are millions of mostly unique strings
     # at scale: they are indexed by a 128-bit hash (two independent 64-bit ones), with a
@@ -173,22 +168,15 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
             elif held[-1] != i:
                 held.append(i)
 
-    def token_ok(key: str, postings: list[int]) -> bool:
-        return key in usable if usable is not None else len(postings) <= config.token_postings_cap
-
-    def exact_ok(key: str, postings: list[int]) -> bool:
-        return key in usable if usable is not None else len(postings) <= config.exact_postings_cap
-
     pairs: set[tuple[int, int]] = set()
     for h, key in exact_key.items():
         members = exact_index[h]
-        if not exact_ok(key, members):
+        if len(members) > config.exact_postings_cap:
             continue
         same_ok = key.startswith(SAME_JURISDICTION_KEYS)
         for a in members:
             for b in members:
-                if a < b and (only_set is None or a in only_set or b in only_set) \
-                        and _pairable(records[a], records[b], same_ok):
+                if a < b and _pairable(records[a], records[b], same_ok):
                     pairs.add((a, b))
     del exact_index, exact_key  # free the exact keys before the token postings are split
 
@@ -197,7 +185,7 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
     # rest of a posting list need not be walked at all.
     split_postings: dict[str, tuple[float, dict[tuple[str, str], list[int]]]] = {}
     for key, postings in token_index.items():
-        if not token_ok(key, postings):
+        if len(postings) > config.token_postings_cap:
             continue
         split: dict[tuple[str, str], list[int]] = defaultdict(list)
         for j in postings:
@@ -207,8 +195,7 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
     best_of: dict[int, list[int]] = {}
     weights_of: dict[int, list[float]] = {}
     keys = [r.key for r in records]
-    targets = range(len(records)) if only_set is None else sorted(only_set)
-    for i in targets:
+    for i in range(len(records)):
         shared: dict[int, float] = defaultdict(float)
         kind, jurisdiction = records[i].kind, records[i].jurisdiction
         for key in keys_of[i]:

@@ -134,11 +134,8 @@ SQLITE_ROWS_PER_STATEMENT = 1000
 def _sqlite_insert(connection: Connection, name: str, quoted: str, width: int,
                    values: list[tuple[Any, ...]]) -> None:
     # Through SQLAlchemy (not the raw cursor), so that its BEGIN has been issued for this transaction.
-    try:
-        # The build's limit on parameters per statement (32,766 by default, 999 before SQLite 3.32).
-        limit = connection.connection.driver_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    except AttributeError:  # Python < 3.11
-        limit = 999
+    # The build's limit on parameters per statement (32,766 by default, 999 before SQLite 3.32).
+    limit = connection.connection.driver_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     per = max(1, min(SQLITE_ROWS_PER_STATEMENT, limit // width))
     row = "(" + ", ".join("?" * width) + ")"
     full = ""
