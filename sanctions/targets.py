@@ -149,11 +149,7 @@ def unapplied_decisions(session: Session, since: dt.datetime | None = None) -> s
                                     .where(PairDecision.decided_at >= since)):
             out |= {a, b}
     same, different = _decisions(session, None)
-    keys = {k for pair in same + different for k in pair}
-    target_of: dict[str, str] = {}
-    for chunk in _chunks(sorted(keys)):
-        target_of.update(session.execute(select(TargetMember.designation_key, TargetMember.target_id)
-                                         .where(TargetMember.designation_key.in_(chunk))).all())
+    target_of = _target_of(session, {k for pair in same + different for k in pair})
     for pairs, together in ((same, False), (different, True)):
         for a, b in pairs:
             if (target_of.get(a) is not None and target_of.get(a) == target_of.get(b)) == together:
@@ -167,16 +163,22 @@ def without_target(session: Session) -> set[str]:
         TargetMember, TargetMember.designation_key == Designation.key).where(TargetMember.target_id.is_(None))))
 
 
+def _target_of(session: Session, keys: Iterable[str]) -> dict[str, str]:
+    """Designation key -> the target holding it now (a designation not yet clustered is absent)."""
+    out: dict[str, str] = {}
+    for chunk in _chunks(sorted(keys)):
+        out.update(session.execute(select(TargetMember.designation_key, TargetMember.target_id)
+                                   .where(TargetMember.designation_key.in_(chunk))).all())
+    return out
+
+
 def _scope(session: Session, keys: set[str]) -> tuple[dict[str, str], dict[str, str]]:
     """Sources of these designations, and the targets they belong to now (a new one has none)."""
     sources: dict[str, str] = {}
-    previous: dict[str, str] = {}
     for chunk in _chunks(sorted(keys)):
         sources.update(session.execute(select(Designation.key, Designation.source)
                                        .where(Designation.key.in_(chunk))).all())
-        previous.update(session.execute(select(TargetMember.designation_key, TargetMember.target_id)
-                                        .where(TargetMember.designation_key.in_(chunk))).all())
-    return sources, previous
+    return sources, _target_of(session, keys)
 
 
 def _links(session: Session, keys: set[str] | None) -> list[tuple[str, str, float]]:
@@ -252,11 +254,7 @@ def _closure(session: Session, target_ids: set[str], seed_keys: set[str]) -> set
     """
     keys: set[str] = set()
     # A seed's own target too: a record whose only link went must leave the target it held.
-    seed_targets: set[str] = set()
-    for chunk in _chunks(sorted(seed_keys)):
-        seed_targets.update(session.scalars(select(TargetMember.target_id)
-                                            .where(TargetMember.designation_key.in_(chunk))))
-    seen_targets = set(target_ids) | seed_targets
+    seen_targets = set(target_ids) | set(_target_of(session, seed_keys).values())
     pending_targets, pending_keys = set(seen_targets), set(seed_keys)
     while pending_targets or pending_keys:
         new = set(pending_keys)
@@ -275,11 +273,7 @@ def _closure(session: Session, target_ids: set[str], seed_keys: set[str]) -> set
                     or_(PairDecision.key_a.in_(chunk), PairDecision.key_b.in_(chunk)))):
                 reached.update((a, b))
         pending_keys = reached - keys
-        pending_targets = set()
-        for chunk in _chunks(sorted(pending_keys)):
-            pending_targets.update(session.scalars(select(TargetMember.target_id)
-                                                   .where(TargetMember.designation_key.in_(chunk))))
-        pending_targets -= seen_targets
+        pending_targets = set(_target_of(session, pending_keys).values()) - seen_targets
         seen_targets |= pending_targets
     return keys
 
