@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Iterable
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from matchers.candidates import SAME_JURISDICTION_KEYS, blocking_keys, blocks, rarity_class
@@ -131,7 +131,7 @@ def incremental(session: Session, run: MatchRun, config: MatchingConfig, workers
     usability_changed = {k for k in touched if usable(k, before[k]) != usable(k, after[k])}
     # Name tokens along which a changed record's weights to others moved.
     weight_tokens = {k for k in touched if k.startswith("t:") and blocks(k)
-             and (usable(k, before[k]) or usable(k, after[k]))}
+                     and (usable(k, before[k]) or usable(k, after[k]))}
     postings = _postings(session, rarity_changed | usability_changed | weight_tokens)
     # Dirty: rescored, with lists recomputed.  Recomputed: lists from their postings.
     # Updated: lists from the stored list and the changed records' new weights.
@@ -142,7 +142,9 @@ def incremental(session: Session, run: MatchRun, config: MatchingConfig, workers
     stored = _stored_best(session, updated)
     stored.update(old_best)
     meta = _meta(session, updated | recompute | {j for best in stored.values() for j, _ in best})
-    stats = matching.store_stats(session, {k[2:] for k in weight_tokens}, config)
+    # Rarity weights from the counts already read (after the change): no second look-up.
+    total = session.scalar(select(func.count()).select_from(MatchState)) or 0
+    stats = matching.stats_from_counts({k: after[k] for k in weight_tokens}, total, config)
 
     # Updated lists: the stored list, with the changed records' new weights.
     new_weight: dict[int, dict[int, float]] = defaultdict(dict)
@@ -152,8 +154,7 @@ def incremental(session: Session, run: MatchRun, config: MatchingConfig, workers
             if k in weight_tokens and usable(k, after[k]):
                 for r in postings[k]:
                     shared[r] += stats.idf(k[2:])
-        mc = meta.get(c) or _meta(session, [c])[c]
-        meta[c] = mc
+        mc = meta[c]
         for r, w in shared.items():
             mr = meta.get(r)
             if mr and mr.kind == mc.kind and mr.jurisdiction != mc.jurisdiction:
@@ -181,7 +182,7 @@ def incremental(session: Session, run: MatchRun, config: MatchingConfig, workers
     usable_tokens = {k for k in tokens if usable(k, counts[k])}
     postings.update(_postings(session, usable_tokens - postings.keys()))
     meta.update(_meta(session, {i for k in usable_tokens for i in postings[k]} - meta.keys()))
-    stats = matching.store_stats(session, {k[2:] for k in usable_tokens | weight_tokens}, config)
+    stats = matching.stats_from_counts({k: counts[k] for k in usable_tokens}, total, config)
     for r in sorted(recompute):
         mr = meta[r]
         shared = defaultdict(float)
@@ -275,7 +276,7 @@ def incremental(session: Session, run: MatchRun, config: MatchingConfig, workers
                                                  for t in n.tokens}, config)
     matching._store_pairs(session, loaded, ((index_of[a], index_of[b]) for a, b in to_score),
                           score_stats, config, run.id, workers)
-    matching._write_best_lists(session, {r: best[r] for r in best})
+    matching._write_best_lists(session, best)
     run.candidates = len(to_score)
     # Where clustering can change: the records whose pairs were rewritten (a transient
     # attribute, read by ``pipeline.match`` for the cluster stage).

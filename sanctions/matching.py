@@ -224,13 +224,6 @@ def _key_counts(session: Session, keys: Iterable[str]) -> dict[str, int]:
     return counts
 
 
-def _members(session: Session, keys: Iterable[str]) -> set[int]:
-    ids: set[int] = set()
-    for chunk in _chunks(sorted(set(keys)), 900):
-        ids.update(session.scalars(select(MatchKey.designation_id).where(MatchKey.key.in_(chunk))))
-    return ids
-
-
 def _keys_of(session: Session, ids: Iterable[int]) -> dict[int, set[str]]:
     out: dict[int, set[str]] = defaultdict(set)
     for chunk in _chunks(sorted(set(ids))):
@@ -253,6 +246,11 @@ def store_stats(session: Session, tokens: set[str], config: MatchingConfig) -> T
     """Token document frequencies over the whole store, for the tokens at hand."""
     counts = _key_counts(session, (f"t:{t}" for t in tokens))
     total = session.scalar(select(func.count()).select_from(MatchState)) or 0
+    return stats_from_counts(counts, total, config)
+
+
+def stats_from_counts(counts: dict[str, int], total: int, config: MatchingConfig) -> TokenStats:
+    """Rarity weights from store-wide counts of ``t:`` keys already read, and the store's size."""
     return TokenStats.for_config({k[2:]: n for k, n in counts.items() if n}, total, config)
 
 
