@@ -206,5 +206,12 @@ def authenticate(engine: Engine, name: str, password: str, now: dt.datetime | No
 
 @functools.cache
 def _dummy_hash() -> str:
-    """Made on first use, not at import: hashing costs every CLI command a fifth of a second."""
+    """Made on first use, not at import: hashing costs every CLI command a fifth of a second.
+    The web app makes it at start-up (``prepare_sign_in``), so that the first sign-in with an
+    unknown name takes no longer than any other."""
     return _hasher.hash("not a password of anyone " + secrets.token_hex(8))
+
+
+def prepare_sign_in() -> None:
+    """Make the dummy hash now: the web app calls this once, before serving any sign-in."""
+    _dummy_hash()

@@ -75,6 +75,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.signin"
+    users.prepare_sign_in()
     login_manager.session_protection = "strong"
 
     @app.before_request
