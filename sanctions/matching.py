@@ -284,6 +284,7 @@ def run_match(engine: Engine, full: bool = False, config: MatchingConfig | None 
     It does not cluster or refresh gaps: ``pipeline.match`` runs those stages next.
     """
     config = config or matching_config()
+    workers = match_workers()  # a bad setting is refused before anything is written
     Session = session_factory(engine)
     with Session.begin() as session:
         first = session.scalar(select(func.count()).select_from(MatchState)) == 0
@@ -293,7 +294,7 @@ def run_match(engine: Engine, full: bool = False, config: MatchingConfig | None 
         session.flush()
         if progress:
             progress(f"scoring ({mode})", 0, 1)
-        (_full if mode == "full" else _incremental)(session, run, config, match_workers())
+        (_full if mode == "full" else _incremental)(session, run, config, workers)
         bands = dict(session.execute(select(MatchPair.band, func.count()).group_by(MatchPair.band)).all())
         run.linked, run.review = bands.get("link", 0), bands.get("review", 0)
         run.status = "succeeded"

@@ -11,14 +11,14 @@ import sys
 from collections import defaultdict
 
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sanctions import gap_queries as gaps, imports, pipeline, queries
 from sanctions.cli import main
 from sanctions.config import MatchingConfig
 from sanctions.demo import SAMPLE_FILES
 from sanctions.db import session_factory
-from sanctions.models import Designation, Gap, MatchPair, PairDecision, TargetMember
+from sanctions.models import Designation, Gap, MatchPair, MatchRun, PairDecision, TargetMember
 from tests.conftest import SAMPLES, SHARED_DATA, real_file
 
 
@@ -163,6 +163,22 @@ def test_bad_thresholds_are_refused(engine, db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("SANCTIONS_CONFIG", str(config))
     out = CliRunner().invoke(main, ["--db", db_url, "match"])
     assert out.exit_code != 0 and "thresholds must satisfy" in out.output
+
+
+def test_a_bad_number_of_scoring_processes_is_refused_in_one_line(engine, db_url, monkeypatch):
+    import_samples(engine)
+    pipeline.match(engine)
+    with session_factory(engine)() as session:
+        runs = session.scalar(select(func.count()).select_from(MatchRun))
+        pairs = session.scalar(select(func.count()).select_from(MatchPair))
+    monkeypatch.setenv("SANCTIONS_MATCH_WORKERS", "two")
+    out = CliRunner().invoke(main, ["--db", db_url, "match", "--full"])
+    assert out.exit_code != 0 and "Traceback" not in out.output
+    assert out.output.strip().splitlines() == [
+        "Error: $SANCTIONS_MATCH_WORKERS: performance.match_workers = 'two' is not a valid int"]
+    with session_factory(engine)() as session:  # nothing written: no run, the pairs as they were
+        assert session.scalar(select(func.count()).select_from(MatchRun)) == runs
+        assert session.scalar(select(func.count()).select_from(MatchPair)) == pairs
 
 
 def test_thresholds_from_configuration(engine, db_url, tmp_path, monkeypatch):
