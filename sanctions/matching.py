@@ -21,7 +21,9 @@ import datetime as dt
 import gc
 import multiprocessing
 import os
+from array import array
 from collections import defaultdict
+from itertools import islice
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
@@ -43,10 +45,17 @@ CHUNK = 500
 @dataclass(slots=True)
 class Loaded:
     id: int
-    key: str
-    source: str
     content_hash: str
     record: MatchRecord
+
+    # The record's own strings, not copies (400,000 records at factor 16).
+    @property
+    def key(self) -> str:
+        return self.record.key
+
+    @property
+    def source(self) -> str:
+        return self.record.source
 
 
 def _now() -> dt.datetime:
@@ -59,12 +68,12 @@ def _chunks(items: list[Any], size: int = CHUNK):
 
 
 def _load(session: Session, where=None) -> list[Loaded]:
-    stmt = select(Designation.id, Designation.key, Designation.source, Designation.content_hash, Designation.content)
+    stmt = select(Designation.id, Designation.content_hash, Designation.content)
     if where is not None:
         stmt = stmt.where(where)
     stmt = stmt.order_by(Designation.key)
-    return [Loaded(i, k, s, h, features(designation_from_content(c)))
-            for i, k, s, h, c in session.execute(stmt.execution_options(yield_per=2000))]
+    return [Loaded(i, h, features(designation_from_content(c)))
+            for i, h, c in session.execute(stmt.execution_options(yield_per=2000))]
 
 
 def _load_ids(session: Session, ids: Iterable[int]) -> list[Loaded]:
@@ -74,10 +83,13 @@ def _load_ids(session: Session, ids: Iterable[int]) -> list[Loaded]:
     return out
 
 
-def _pair_rows(loaded: list[Loaded], pairs: Iterable[tuple[int, int]], stats: TokenStats,
+def _pair_rows(loaded: list[Loaded], codes: Iterable[int], stats: TokenStats,
                config: MatchingConfig, run_id: int) -> list[dict[str, Any]]:
+    """Rows to store for pairs given as codes ``i * len(loaded) + j`` (``Candidates``)."""
     rows = []
-    for i, j in pairs:
+    stride = len(loaded)
+    for code in codes:
+        i, j = divmod(code, stride)
         # In key order: a full and an incremental match hold the records in different orders,
         # and name alignment is not symmetric in every tie.
         a, b = (loaded[i], loaded[j]) if loaded[i].key < loaded[j].key else (loaded[j], loaded[i])
@@ -96,12 +108,12 @@ SCORE_BATCH = 4_000
 _FORKED: tuple | None = None  # (loaded, stats, config, run_id), inherited by forked scoring workers
 
 
-def _score_batch(batch: list[tuple[int, int]]) -> list[dict[str, Any]]:
+def _score_batch(batch: array) -> list[dict[str, Any]]:
     loaded, stats, config, run_id = _FORKED
     return _pair_rows(loaded, batch, stats, config, run_id)
 
 
-def _scored_rows(loaded: list[Loaded], pairs: Iterable[tuple[int, int]], stats: TokenStats,
+def _scored_rows(loaded: list[Loaded], ordered: array, stats: TokenStats,
                  config: MatchingConfig, run_id: int, workers: int):
     """Batches of pair rows to store, scored on ``workers`` processes when there are many.
 
@@ -111,7 +123,6 @@ def _scored_rows(loaded: list[Loaded], pairs: Iterable[tuple[int, int]], stats: 
     same order whatever the number of workers.  Rows are yielded in
     batches so that the explanations of every pair never sit in memory at once.
     """
-    ordered = pairs if isinstance(pairs, list) else sorted(pairs)
     starts = range(0, len(ordered), SCORE_BATCH)
     if workers <= 1 or len(ordered) < PARALLEL_MIN or "fork" not in multiprocessing.get_all_start_methods():
         for k in starts:
@@ -143,8 +154,12 @@ def match_workers() -> int:
     return workers if workers > 0 else (os.cpu_count() or 1)
 
 
-def _store_pairs(session: Session, loaded: list[Loaded], pairs: Iterable[tuple[int, int]], stats: TokenStats,
-                 config: MatchingConfig, run_id: int, workers: int = 1) -> None:
+def _store_pairs(session: Session, loaded: list[Loaded], pairs: array | Iterable[tuple[int, int]],
+                 stats: TokenStats, config: MatchingConfig, run_id: int, workers: int = 1) -> None:
+    """Score and store pairs of ``loaded``: sorted codes (``Candidates.ordered``) or index pairs."""
+    if not isinstance(pairs, array):
+        stride = len(loaded)
+        pairs = array("q", sorted(i * stride + j for i, j in pairs))
     connection = session.connection()
     for rows in _scored_rows(loaded, pairs, stats, config, run_id, workers):
         bulk.insert(connection, MatchPair.__table__, rows)
@@ -175,20 +190,24 @@ def parse_best(text: str | None) -> list[tuple[int, float | None]]:
     return out
 
 
-def _write_best_lists(session: Session, best: dict[int, list[tuple[int, float]]]) -> None:
-    """Store records' own best candidates (designation ids and weights) for later incremental runs."""
-    rows = [{"b_id": i, "b_candidates": format_best(js)} for i, js in best.items()]
+def _write_best_lists(session: Session, best: dict[int, list[tuple[int, float]]]
+                      | Iterable[tuple[int, list[tuple[int, float]]]]) -> None:
+    """Store records' own best candidates (designation ids and weights) for later incremental runs.
+
+    ``best`` maps, or yields, a designation id to its list; written 5,000 rows at a time.
+    """
     table = MatchState.__table__
     stmt = update(table).where(table.c.designation_id == bindparam("b_id")) \
         .values(candidates=bindparam("b_candidates"))
     connection = session.connection()
-    for chunk in _chunks(rows, 5000):
+    items = iter(best.items() if isinstance(best, dict) else best)
+    while chunk := [{"b_id": i, "b_candidates": format_best(js)} for i, js in islice(items, 5000)]:
         connection.execute(stmt, chunk)
 
 
 def _write_best(session: Session, loaded: list[Loaded], found) -> None:
-    _write_best_lists(session, {loaded[i].id: [(loaded[j].id, w) for j, w in zip(js, found.weights[i])]
-                                for i, js in found.best.items()})
+    _write_best_lists(session, ((loaded[i].id, [(loaded[j].id, w) for j, w in zip(js, found.weights[i])])
+                                for i, js in found.best.items()))
 
 
 def _record_config(run: MatchRun, config: MatchingConfig) -> None:
@@ -207,9 +226,9 @@ def _full(session: Session, run: MatchRun, config: MatchingConfig, workers: int 
         connection.execute(delete(table))
     _write_keys(session, loaded)
     _write_best(session, loaded, found)
-    run.designations, run.changed, run.candidates = len(loaded), len(loaded), len(found.pairs)
+    run.designations, run.changed, run.candidates = len(loaded), len(loaded), len(found.codes)
     # Only the pairs are needed from here on: drop the rest before scoring forks its workers.
-    pairs = sorted(found.pairs)
+    pairs = found.ordered()
     del found
     gc.collect()
     _store_pairs(session, loaded, pairs, stats, config, run.id, workers)
