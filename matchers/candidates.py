@@ -21,9 +21,9 @@ give exactly the result of a full match.
 from __future__ import annotations
 
 import heapq
-from array import array
 import math
 import sys
+from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable

@@ -10,8 +10,7 @@ import datetime as dt
 import re
 import sys
 from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Mapping
+from collections.abc import Mapping
 
 from importers.countries import country_code
 from matchers.identifiers import comparable_value
@@ -196,7 +195,28 @@ def features(d: Designation) -> MatchRecord:
 # an empty set or dict costs 60 to 200 bytes.  Empty values are one shared object each
 # (never mutated: features are read-only once made).
 _EMPTY: frozenset[str] = frozenset()
-_NO_IDENTIFIERS: Mapping[str, frozenset[str]] = MappingProxyType({})
+
+
+class _NoIdentifiers(Mapping):
+    """The identifiers of a record that has none: read-only, one object, and picklable
+    (unlike a ``MappingProxyType``), so records can still be copied between processes."""
+
+    __slots__ = ()
+
+    def __getitem__(self, key: str) -> frozenset[str]:
+        raise KeyError(key)
+
+    def __iter__(self):
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __reduce__(self) -> str:
+        return "_NO_IDENTIFIERS"
+
+
+_NO_IDENTIFIERS: Mapping[str, frozenset[str]] = _NoIdentifiers()
 # Sets of country codes take a few thousand distinct values over any number of records:
 # equal sets are one shared object.
 _COUNTRY_SETS: dict[frozenset[str], frozenset[str]] = {}

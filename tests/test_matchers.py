@@ -284,3 +284,19 @@ def test_cluster_holds_a_publishers_duplicates_but_nothing_weaker():
     # An officer's "different" still keeps the two records apart.
     apart = cluster(keys, sources, links, different=[("us-sdn:1", "us-sdn:2")])
     assert not any({"us-sdn:1", "us-sdn:2"} <= c for c in apart)
+
+
+def test_features_share_empty_and_country_sets_and_still_pickle():
+    """A full match holds 400,000 records' features: equal country sets and empty identifier
+    maps are one object each, and a record still copies whole (pickle) and reads alike."""
+    import pickle
+
+    a = features(person("un:QDi.1", "Ahmad ZIA", nationality="AF"))
+    b = features(person("eu:2", "Zia AHMAD", nationality="AF", passport="OR801168"))
+    c = features(person("gb:3", "Ahmad ZIA"))
+    assert a.nationalities is b.nationalities and a.nationalities == {"AF"}
+    assert a.identifiers is c.identifiers and not a.identifiers and a.identifiers.get("passport") is None
+    assert b.identifiers["passport"] == {"OR801168"}
+    copied = pickle.loads(pickle.dumps(a))
+    assert copied == a and copied.identifiers is a.identifiers
+    assert score_pair(copied, b, TokenStats.build([a, b]))[0] == score_pair(a, b, TokenStats.build([a, b]))[0]
