@@ -66,3 +66,14 @@ def test_older_database_is_upgraded_with_its_data(db_url, tmp_path):
     assert (again.added, again.amended, again.removed) == (0, 0, 0)
     for e in (scratch, engine, upgraded):
         e.dispose()
+
+
+def test_head_revision_constant_is_the_newest_migration(db_url):
+    """``db.HEAD_REVISION`` lets a command skip Alembic on a current database: it must name
+    the newest migration script, and a new database ends at it."""
+    assert db.HEAD_REVISION == ScriptDirectory.from_config(db._alembic_config()).get_current_head()
+    engine = db.create(db_url)
+    assert db._stored_revision(engine) is None  # nothing there yet: the upgrade must run
+    engine = db.connect(db_url)
+    assert revision(engine) == db.HEAD_REVISION == db._stored_revision(engine)
+    engine.dispose()
