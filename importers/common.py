@@ -392,7 +392,7 @@ def element_to_dict(el: etree._Element) -> Any:
 
     Used for the raw evidence copy of each record; repeated children become lists.
     """
-    children = [c for c in el if isinstance(c.tag, str)]
+    children = [c for c in el if isinstance(c.tag, str)] if len(el) else ()
     text = (el.text or "").strip()
     if not children and not el.attrib:
         return text
@@ -400,8 +400,11 @@ def element_to_dict(el: etree._Element) -> Any:
     if text:
         out["#text"] = text
     for child in children:
-        name = localname(child)
-        value = element_to_dict(child)
+        tag = child.tag
+        name = tag.rsplit("}", 1)[-1] if "}" in tag else tag
+        # Most elements are leaves without attributes (a UN record holds about thirty):
+        # their value is their text, without a call of their own.
+        value = (child.text or "").strip() if not len(child) and not child.attrib else element_to_dict(child)
         if name in out:
             if not isinstance(out[name], list):
                 out[name] = [out[name]]

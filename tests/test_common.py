@@ -109,3 +109,19 @@ def test_regime_crosswalk(jurisdiction, programme, codes):
 
 def test_unknown_programme_is_none():
     assert regimes_for("us", "NO-SUCH-PROGRAM") is None
+
+
+def test_element_to_dict_keeps_every_shape_of_xml():
+    """The raw evidence copy of an XML record (hashed with the record, so its form must not
+    drift): namespaces dropped from names, attributes as ``@name``, repeated children as a
+    list, comments and processing instructions ignored, leaves as their stripped text."""
+    from lxml import etree
+
+    from importers.common import element_to_dict
+
+    root = etree.fromstring(b'<r xmlns="urn:x" xmlns:y="urn:y" a="1"><!-- c --><n>t<!-- c2 --></n>'
+                            b'<n y:k="v"> s </n><e/><m><!-- only --></m><l><y:q>1</y:q><q>2</q></l>tail'
+                            b'<?pi x?><w>  </w></r>')
+    assert element_to_dict(root) == {"@a": "1", "n": ["t", {"@k": "v", "#text": "s"}], "e": "", "m": "",
+                                     "l": {"q": ["1", "2"]}, "w": ""}
+    assert element_to_dict(etree.fromstring(b"<x> only text </x>")) == "only text"
