@@ -189,7 +189,8 @@ def incremental(url: str, engine, un_file: Path, tmp: str) -> None:
     # The full match just wrote the whole store (2.4 GB at factor 16); the first commit to
     # wait for the disk would otherwise also wait for the kernel to write all of that
     # back, which a nightly run, hours after, never does.
-    os.sync()
+    if hasattr(os, "sync"):  # Unix
+        os.sync()
     start, cpu = time.perf_counter(), time.process_time()
     run = imports.run_import(engine, "un", str(changed))
     imported, import_cpu = time.perf_counter() - start, time.process_time() - cpu

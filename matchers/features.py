@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sys
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from importers.countries import country_code
 from matchers.identifiers import comparable_value
@@ -192,8 +192,8 @@ def features(d: Designation) -> MatchRecord:
 
 
 # Memory: a full match holds every record's features at once (400,000 at factor 16), and
-# an empty set or dict costs 60 to 200 bytes.  Empty values are one shared object each
-# (never mutated: features are read-only once made).
+# an empty set or dict costs 60 to 200 bytes.  Empty values are one shared object each;
+# what is shared is immutable (a frozenset, a read-only mapping).
 _EMPTY: frozenset[str] = frozenset()
 
 
@@ -218,8 +218,10 @@ class _NoIdentifiers(Mapping):
 
 _NO_IDENTIFIERS: Mapping[str, frozenset[str]] = _NoIdentifiers()
 # Sets of country codes take a few thousand distinct values over any number of records:
-# equal sets are one shared object.
+# equal sets are one shared object.  Bounded: a long-running web process also makes
+# features of what users type, and must not keep every new value for its lifetime.
 _COUNTRY_SETS: dict[frozenset[str], frozenset[str]] = {}
+_COUNTRY_SETS_LIMIT = 50_000
 
 
 def _frozen(values: set[str]) -> frozenset[str]:
@@ -231,4 +233,6 @@ def _shared(codes: set[str]) -> frozenset[str]:
     if not codes:
         return _EMPTY
     frozen = frozenset(codes)
+    if len(_COUNTRY_SETS) >= _COUNTRY_SETS_LIMIT:
+        return _COUNTRY_SETS.get(frozen, frozen)
     return _COUNTRY_SETS.setdefault(frozen, frozen)

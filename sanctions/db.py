@@ -13,6 +13,7 @@ failing half-way when another writer committed since its first read.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,11 +26,12 @@ if TYPE_CHECKING:
 
 DEFAULT_URL = "sqlite:///sanctions.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
-# The newest migration's revision. A command on a database already there then needs
-# neither Alembic nor a scan of the migration scripts (a quarter of a second of every
-# command's start-up). ``tests/test_db.py`` checks it against the scripts, so a new
-# migration cannot be added without it.
-HEAD_REVISION = "0009"
+# Migration scripts are named after their revision (``0009_matching_config.py`` holds
+# revision ``0009``), so the newest revision is known from the file names: a command on a
+# database already there then needs neither Alembic nor a parse of the scripts (a quarter
+# of a second or more of every command's start-up).  ``tests/test_db.py`` checks this
+# against Alembic's own view of the scripts.
+REVISION_FILE = re.compile(r"^(\d{4})_\w+\.py$")
 # How long a SQLite writer waits for another writer's transaction (seconds).
 SQLITE_BUSY_TIMEOUT = float(os.environ.get("SANCTIONS_SQLITE_BUSY_TIMEOUT", "60"))
 
@@ -110,17 +112,26 @@ def create(url: str) -> Engine:
     return engine
 
 
+def head_revision() -> str | None:
+    """The newest revision by the migration scripts' names (None if none is named so)."""
+    revisions = [m[1] for m in map(REVISION_FILE.match, os.listdir(MIGRATIONS / "versions")) if m]
+    return max(revisions, default=None)
+
+
 def _stored_revision(engine: Engine) -> str | None:
-    """The schema revision the database records (None for a new database), in plain SQL."""
+    """The one schema revision the database records, in plain SQL (None for a new database,
+    or for anything unusual, such as several revision rows: Alembic then decides)."""
     with engine.connect() as connection:
         if not connection.dialect.has_table(connection, "alembic_version"):
             return None
-        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+    return rows[0] if len(rows) == 1 else None
 
 
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision (a no-op when it is there already)."""
-    if _stored_revision(engine) == HEAD_REVISION:
+    stored = _stored_revision(engine)
+    if stored is not None and stored == head_revision():
         return
     from alembic import command
     from alembic.runtime.migration import MigrationContext

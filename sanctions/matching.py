@@ -23,8 +23,8 @@ import multiprocessing
 import os
 from array import array
 from collections import defaultdict
-from itertools import islice
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any, Callable, Iterable
 
 from sqlalchemy import Engine, bindparam, delete, func, select, update

@@ -1,5 +1,8 @@
 """Schema migrations: any command brings an empty or older database to the newest revision."""
 
+import subprocess
+import sys
+
 from alembic import command
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -68,12 +71,23 @@ def test_older_database_is_upgraded_with_its_data(db_url, tmp_path):
         e.dispose()
 
 
-def test_head_revision_constant_is_the_newest_migration(db_url):
-    """``db.HEAD_REVISION`` lets a command skip Alembic on a current database: it must name
-    the newest migration script, and a new database ends at it."""
-    assert db.HEAD_REVISION == ScriptDirectory.from_config(db._alembic_config()).get_current_head()
-    engine = db.create(db_url)
-    assert db._stored_revision(engine) is None  # nothing there yet: the upgrade must run
+def test_head_revision_from_file_names_is_alembics_head(db_url):
+    """``db.head_revision()`` lets a command skip Alembic on a current database: it must be
+    the head Alembic finds in the scripts, and a new database ends at it."""
+    assert db.head_revision() == ScriptDirectory.from_config(db._alembic_config()).get_current_head()
+    fresh = db.create(db_url)
+    assert db._stored_revision(fresh) is None  # nothing there yet: the upgrade must run
+    fresh.dispose()
     engine = db.connect(db_url)
-    assert revision(engine) == db.HEAD_REVISION == db._stored_revision(engine)
+    assert revision(engine) == db.head_revision() == db._stored_revision(engine)
     engine.dispose()
+
+
+def test_a_current_database_is_opened_without_alembic(tmp_path):
+    """The point of the fast path: a command on a current database never imports Alembic."""
+    url = f"sqlite:///{tmp_path / 'current.db'}"
+    db.connect(url).dispose()  # created and upgraded here
+    code = ("import sys; from sanctions import db; db.connect(sys.argv[1]).dispose(); "
+            "print('alembic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr
