@@ -400,8 +400,7 @@ def element_to_dict(el: etree._Element) -> Any:
     if text:
         out["#text"] = text
     for child in children:
-        tag = child.tag
-        name = tag.rsplit("}", 1)[-1] if "}" in tag else tag
+        name = localname(child)
         # Most elements are leaves without attributes (a UN record holds about thirty):
         # their value is their text, without a call of their own.
         value = (child.text or "").strip() if not len(child) and not child.attrib else element_to_dict(child)

@@ -276,7 +276,7 @@ def incremental(session: Session, run: MatchRun, config: MatchingConfig, workers
                                                  for t in n.tokens}, config)
     matching._store_pairs(session, loaded, ((index_of[a], index_of[b]) for a, b in to_score),
                           score_stats, config, run.id, workers)
-    matching._write_best_lists(session, best)
+    matching._write_best_lists(session, best.items())
     run.candidates = len(to_score)
     # Where clustering can change: the records whose pairs were rewritten (a transient
     # attribute, read by ``pipeline.match`` for the cluster stage).

@@ -190,17 +190,17 @@ def parse_best(text: str | None) -> list[tuple[int, float | None]]:
     return out
 
 
-def _write_best_lists(session: Session, best: dict[int, list[tuple[int, float]]]
-                      | Iterable[tuple[int, list[tuple[int, float]]]]) -> None:
-    """Store records' own best candidates (designation ids and weights) for later incremental runs.
+def _write_best_lists(session: Session, best: Iterable[tuple[int, list[tuple[int, float]]]]) -> None:
+    """Store records' own best candidates for later incremental runs.
 
-    ``best`` maps, or yields, a designation id to its list; written 5,000 rows at a time.
+    ``best`` yields (designation id, its list of (designation id, weight)); written 5,000
+    rows at a time, so a full match never holds every record's row at once.
     """
     table = MatchState.__table__
     stmt = update(table).where(table.c.designation_id == bindparam("b_id")) \
         .values(candidates=bindparam("b_candidates"))
     connection = session.connection()
-    items = iter(best.items() if isinstance(best, dict) else best)
+    items = iter(best)
     while chunk := [{"b_id": i, "b_candidates": format_best(js)} for i, js in islice(items, 5000)]:
         connection.execute(stmt, chunk)
 
