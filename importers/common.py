@@ -9,12 +9,13 @@ import calendar
 import functools
 import re
 import unicodedata
-from typing import Any, Iterable
-
-from lxml import etree
+from typing import TYPE_CHECKING, Any, Iterable
 
 from importers.countries import country_codes
 from sanctions.schema import Attribute, BirthDate, CountryLink, Designation, Identifier, Name
+
+if TYPE_CHECKING:  # lxml is imported where a document is parsed: most commands (and the web) never do
+    from lxml import etree
 
 
 class ImportFailure(Exception):
@@ -372,6 +373,8 @@ def parse_xml(path: str, data: bytes) -> etree._Element:
     """Parse a whole XML document, turning syntax errors into ImportFailure."""
     if not data.strip():
         raise ImportFailure(path, "the file is empty")
+    from lxml import etree
+
     from importers.xmlsafety import check_no_dtd  # here, not at the top: xmlsafety imports this module
 
     check_no_dtd(path, data)

@@ -103,7 +103,7 @@ def check_content(source: str, path: Path) -> None:
     files = importers.open_location(str(path), source)
     module, variant = importers.detect(files)
     if source not in module.SOURCES:
-        raise ImportFailure(str(path), f"this is the {importers.PUBLISHERS[module]}, which does not belong to "
+        raise ImportFailure(str(path), f"this is the {importers.publisher(module)}, which does not belong to "
                             f"source {source!r} (it feeds {', '.join(module.SOURCES)})")
     if variant == "xml":
         _, data = files.single()

@@ -2,6 +2,8 @@
 import csv
 import io
 import json
+import subprocess
+import sys
 
 from click.testing import CliRunner
 
@@ -77,3 +79,23 @@ def test_import_from_url(engine, db_url):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_command_that_parses_no_list_loads_no_importer(tmp_path):
+    """Start-up cost: the importer modules and lxml load when a list is parsed, not with every command."""
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    code = ("import sys; from sanctions.cli import main\n"
+            "try:\n    main(['--db', sys.argv[1], 'sources'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('lxml', 'importers.un_sc', 'importers.uk_'))))")
+    out = subprocess.run([sys.executable, "-c", code, url], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
+def test_importers_load_on_first_use(tmp_path):
+    """The lazily loaded importer still answers: a UN file is recognised and its publisher named."""
+    from importers import detect, publisher
+    from importers.inputs import open_location
+
+    module, variant = detect(open_location(str(SAMPLES / "un" / "consolidated.xml"), "un"))
+    assert (module.__name__, variant) == ("importers.un_sc", "xml")
+    assert publisher(module) == "UN Security Council consolidated list"
