@@ -237,6 +237,16 @@ def postgres_schema(server: str):
     return url, drop
 
 
+def holds_lists(url: str) -> bool:
+    """Whether the database holds any designation (``--no-load`` on an empty one timed nothing)."""
+    engine = db.connect(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM designation")).scalar_one() > 0
+    finally:
+        engine.dispose()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lists", default=str(REPO.parent / "shared" / "data" / "lists"))
@@ -266,6 +276,10 @@ def main() -> None:
             try:
                 if not args.no_load:
                     load(url, lists)
+                elif not holds_lists(url):
+                    print(f"  skipped: --no-load, but {url} holds no designations (load it first, or drop "
+                          f"--no-load)")
+                    continue
                 if not args.workspace_only:
                     latencies(url)
                     throughput(url)
