@@ -1,6 +1,7 @@
 """Matching benchmark: full match of the real lists and of synthetic lists N times their size.
 
     python bench/match_bench.py [--factor N ...] [--lists ../shared/data/lists] [--synth DIR] [--db URL]
+                                [--stages]
 
 ``--factor 1`` (the default) is the real lists.  ``--factor N`` (N > 1) is the
 synthetic lists of ``../shared/tools/synth_lists.py --factor N --seed 1``,
@@ -21,7 +22,10 @@ per factor, kept for later runs), then:
   ``sanctions match`` (incremental, with clustering and the gap refresh).
 
 With several factors it prints the growth of the CPU time between consecutive
-factors (time f16 / time f4 should stay at or under 5).
+factors (time f16 / time f4 should stay at or under 5).  ``--stages`` then runs
+a second full match in this process, with a timer on each stage (loading and
+features, candidates, match keys, best lists, scoring, clustering, gap
+refresh), for the README's account of where the time goes.
 """
 from __future__ import annotations
 
@@ -41,7 +45,7 @@ sys.path.insert(0, str(REPO))
 
 from lxml import etree  # noqa: E402
 
-from sanctions import db, imports  # noqa: E402
+from sanctions import db, gaps, imports, matching, pipeline, targets  # noqa: E402
 
 SHARED = REPO.parent / "shared"
 REAL_FILES = [
@@ -202,6 +206,50 @@ def incremental(url: str, engine, un_file: Path, tmp: str) -> None:
           f"together {imported + inner:.2f} s; {out.splitlines()[0].split(': ', 1)[-1]}", flush=True)
 
 
+# (module, function, what it does): the stages of a full match, in the order they run.
+STAGES = [
+    (matching, "_load", "load the stored records and build their features"),
+    (matching, "candidate_pairs", "candidate generation"),
+    (matching, "_write_keys", "write match keys"),
+    (matching, "_write_best", "write best lists"),
+    (matching, "_store_pairs", "score and store pairs (every scoring process)"),
+    (targets, "recluster", "clustering"),
+    (gaps, "refresh", "gap refresh"),
+]
+
+
+def stage_times(url: str) -> None:
+    """A full match in this process with a timer on each stage (the functions are wrapped, then restored)."""
+    seconds: dict[str, float] = {}
+    originals = [(module, name, getattr(module, name)) for module, name, _ in STAGES]
+
+    def timed(function, label):
+        def run(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - start
+        return run
+
+    for (module, name, label), (_, _, function) in zip(STAGES, originals):
+        setattr(module, name, timed(function, label))
+    engine = db.connect(url)
+    try:
+        start = time.perf_counter()
+        pipeline.match(engine, full=True)
+        total = time.perf_counter() - start
+    finally:
+        for module, name, function in originals:
+            setattr(module, name, function)
+        engine.dispose()
+    print("  stages of a second full match, in this process:", flush=True)
+    for _, _, label in STAGES:
+        print(f"    {label:<52} {seconds.get(label, 0.0):6.2f} s")
+    print(f"    {'the rest (token statistics, bands, the run record)':<52} {total - sum(seconds.values()):6.2f} s")
+    print(f"    {'in all':<52} {total:6.2f} s", flush=True)
+
+
 def bench(factor: int, args, tmp: str) -> float:
     lists = Path(args.lists)
     url = args.db.format(factor=factor) if args.db else f"sqlite:///{tmp}/bench-f{factor}.db"
@@ -224,6 +272,8 @@ def bench(factor: int, args, tmp: str) -> float:
           f"{candidates:,} pairs scored, {quality(url, truth, tmp)}", flush=True)
     incremental(url, engine, base / "un" / "consolidated.xml", tmp)
     engine.dispose()
+    if args.stages:
+        stage_times(url)
     return cpu
 
 
@@ -233,6 +283,8 @@ def main() -> None:
     ap.add_argument("--lists", default=str(SHARED / "data" / "lists"))
     ap.add_argument("--synth", default=str(REPO.parent / "synth"), help="where synthetic lists are kept")
     ap.add_argument("--db", help="database URL, with {factor} for one per factor (default: a fresh SQLite file per factor)")
+    ap.add_argument("--stages", action="store_true",
+                    help="then time each stage of a second full match, run in this process")
     args = ap.parse_args()
     factors = args.factor or [1]
     times: dict[int, float] = {}
