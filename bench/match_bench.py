@@ -25,7 +25,9 @@ With several factors it prints the growth of the CPU time between consecutive
 factors (time f16 / time f4 should stay at or under 5).  ``--stages`` then runs
 a second full match in this process, with a timer on each stage (loading and
 features, candidates, match keys, best lists, scoring, clustering, gap
-refresh), for the README's account of where the time goes.
+refresh), for the README's account of where the time goes.  It runs after the
+nightly step, on a store that already holds targets and gaps, as a full match
+run by hand would.
 """
 from __future__ import annotations
 
@@ -210,9 +212,9 @@ def incremental(url: str, engine, un_file: Path, tmp: str) -> None:
 STAGES = [
     (matching, "_load", "load the stored records and build their features"),
     (matching, "candidate_pairs", "candidate generation"),
-    (matching, "_write_keys", "write match keys"),
+    (matching, "_write_keys", "blocking keys of every record, written"),
     (matching, "_write_best", "write best lists"),
-    (matching, "_store_pairs", "score and store pairs (every scoring process)"),
+    (matching, "_store_pairs", "score and store pairs (wall time, all processes)"),
     (targets, "recluster", "clustering"),
     (gaps, "refresh", "gap refresh"),
 ]
@@ -232,9 +234,9 @@ def stage_times(url: str) -> None:
                 seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - start
         return run
 
+    engine = db.connect(url)
     for (module, name, label), (_, _, function) in zip(STAGES, originals):
         setattr(module, name, timed(function, label))
-    engine = db.connect(url)
     try:
         start = time.perf_counter()
         pipeline.match(engine, full=True)
@@ -246,7 +248,8 @@ def stage_times(url: str) -> None:
     print("  stages of a second full match, in this process:", flush=True)
     for _, _, label in STAGES:
         print(f"    {label:<52} {seconds.get(label, 0.0):6.2f} s")
-    print(f"    {'the rest (token statistics, bands, the run record)':<52} {total - sum(seconds.values()):6.2f} s")
+    # Token statistics, emptying the pair tables, sorting the pairs, two commits, the decisions carried.
+    print(f"    {'the rest (statistics, deletes, sorting, commits)':<52} {total - sum(seconds.values()):6.2f} s")
     print(f"    {'in all':<52} {total:6.2f} s", flush=True)
 
 

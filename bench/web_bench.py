@@ -277,7 +277,7 @@ def main() -> None:
                 if not args.no_load:
                     load(url, lists)
                 elif not holds_lists(url):
-                    print(f"  skipped: --no-load, but {url} holds no designations (load it first, or drop "
+                    print(f"  skipped: --no-load, but {db.safe_url(url)} holds no designations (load it first, or drop "
                           f"--no-load)")
                     continue
                 if not args.workspace_only:

@@ -28,8 +28,8 @@ CSV_FIELD_LIMIT = 16 * 1024 * 1024
 csv.field_size_limit(CSV_FIELD_LIMIT)
 
 # Format modules are named here and imported on first use (``importer``): every CLI command
-# imports this package, most never parse a list, and importing all eight cost each command
-# about 40 ms.  ``ofac_csv`` is imported above: ``detect`` reads its file sets.
+# imports this package, most never parse a list, and importing all eight (and lxml with them)
+# cost each command 20 to 40 ms.  ``ofac_csv`` is imported above: ``detect`` reads its file sets.
 #
 # XML root element (local name) -> importer module.
 XML_ROOTS: dict[str, str] = {
