@@ -277,7 +277,7 @@ def bench(factor: int, args, tmp: str) -> float:
     engine.dispose()
     if args.stages:
         # In a fresh process, as ``sanctions match --full`` runs: this one has imported every
-        # list and holds what that left behind, which slowed a match run here by a tenth.
+        # list and still holds what that left behind (its allocator, caches and garbage).
         subprocess.run([sys.executable, __file__, "--stages-of", url], check=True)
     return cpu
 
