@@ -289,7 +289,7 @@ def main() -> None:
     ap.add_argument("--synth", default=str(REPO.parent / "synth"), help="where synthetic lists are kept")
     ap.add_argument("--db", help="database URL, with {factor} for one per factor (default: a fresh SQLite file per factor)")
     ap.add_argument("--stages", action="store_true",
-                    help="then time each stage of a second full match, run in this process")
+                    help="then time each stage of a second full match, run in a fresh process")
     ap.add_argument("--stages-of", help=argparse.SUPPRESS)  # the child process --stages starts
     args = ap.parse_args()
     if args.stages_of:
