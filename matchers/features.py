@@ -11,13 +11,14 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from importers.countries import country_code
 from matchers.identifiers import comparable_value
 from matchers.normalize import base_tokens, name_tokens
 from matchers.scripts import arabic_tokens, drop_han, has_arabic, has_hangul, has_kana, hangul_romanisations, \
     latin_skeleton
-from sanctions.schema import Designation
+from sanctions.schema import SOURCES, Designation
 
 # Weight of a name by its type: a weak alias is too vague to carry a match alone.
 NAME_WEIGHTS = {"primary": 1.0, "alias": 1.0, "fka": 0.95, "weak": 0.8}
@@ -144,49 +145,69 @@ def _texts(full: str) -> list[str]:
 
 
 def features(d: Designation) -> MatchRecord:
+    """The features of one record in the common schema (a probe, a test's record)."""
+    return content_features(d.content())
+
+
+def content_features(d: Mapping[str, Any]) -> MatchRecord:
+    """The features of a record in its stored JSON form (``Designation.content()``).
+
+    A full match reads every stored record: building the schema's dataclasses
+    of each first (addresses, contacts, every nested part) cost as much as the
+    features themselves, so the features are read from the JSON as it is.
+    Fields the schema gives a default may be absent (content stored by an
+    older version): ``.get`` reads them as the dataclasses' defaults would.
+    """
+    kind = d["kind"]
+    names_in = d.get("names") or ()
+    nationalities = {c["code"] for c in d.get("countries") or () if c["role"] in ("nationality", "citizenship")}
+    # Kanji in a Japanese name are not its Chinese readings: leave them out.
+    japanese = "JP" in nationalities or any(has_kana(n["full"]) or (n.get("language") or "").lower() in ("ja", "jpn")
+                                            for n in names_in)
     names = []
     seen: set[tuple[str, ...]] = set()
-    nationalities = {c.code for c in d.countries if c.role in ("nationality", "citizenship")}
-    # Kanji in a Japanese name are not its Chinese readings: leave them out.
-    japanese = "JP" in nationalities or any(has_kana(n.full) or (n.language or "").lower() in ("ja", "jpn")
-                                            for n in d.names)
-    for n in sorted(d.names, key=lambda n: (n.type != "primary", -NAME_WEIGHTS.get(n.type, 1.0))):
-        for text in _texts(n.full):
+    for n in sorted(names_in, key=lambda n: (n.get("type", "primary") != "primary",
+                                             -NAME_WEIGHTS.get(n.get("type", "primary"), 1.0))):
+        for text in _texts(n["full"]):
             skeleton = has_arabic(text)
             if skeleton:
                 tokens = arabic_tokens(text)
             else:
-                tokens = name_tokens(drop_han(text) if japanese else text, d.kind)
+                tokens = name_tokens(drop_han(text) if japanese else text, kind)
             if tokens and (skeleton, tokens) not in seen:
                 tokens = tuple(sys.intern(t) for t in tokens)
                 seen.add((skeleton, tokens))
-                names.append(NameFeature(text, sys.intern(n.type), tokens, NAME_WEIGHTS.get(n.type, 1.0), skeleton))
+                name_type = n.get("type", "primary")
+                names.append(NameFeature(text, sys.intern(name_type), tokens, NAME_WEIGHTS.get(name_type, 1.0),
+                                         skeleton))
     ids: dict[str, set[str]] = {}
-    for ident in d.identifiers:
-        if ident.type in STRONG_ID_TYPES:
-            value = comparable_value(ident.type, ident.normalized, ident.country)
+    for ident in d.get("identifiers") or ():
+        if ident["type"] in STRONG_ID_TYPES:
+            value = comparable_value(ident["type"], ident["normalized"], ident.get("country"))
             if value and len(value) >= 4:
-                ids.setdefault(ident.type, set()).add(value)
+                ids.setdefault(ident["type"], set()).add(value)
     qualifiers: set[str] = set()
-    if d.kind == "organization":
-        for n in d.names:
-            if n.type != "weak":
-                qualifiers |= name_countries(n.full)
-    un_refs = {a.value.upper() for a in d.attributes if a.label == "UN reference number" and a.value}
+    if kind == "organization":
+        for n in names_in:
+            if n.get("type") != "weak":
+                qualifiers |= name_countries(n["full"])
+    un_refs = {a["value"].upper() for a in d.get("attributes") or ()
+               if a["label"] == "UN reference number" and a["value"]}
+    gender = d.get("gender")
     return MatchRecord(
-        key=d.key,
-        source=sys.intern(d.source),
-        jurisdiction=sys.intern(d.jurisdiction),
-        kind=sys.intern(d.kind),
+        key=d["key"],
+        source=sys.intern(d["source"]),
+        jurisdiction=sys.intern(d.get("jurisdiction") or SOURCES[d["source"]]),
+        kind=sys.intern(kind),
         names=names,
-        birth_dates=[birth_interval(b.earliest, b.latest, b.circa) for b in d.birth_dates
-                     if b.earliest and b.latest],
+        birth_dates=[birth_interval(b["earliest"], b["latest"], b.get("circa", False))
+                     for b in d.get("birth_dates") or () if b["earliest"] and b["latest"]],
         nationalities=_shared(nationalities),
         identifiers={k: frozenset(v) for k, v in ids.items()} if ids else _NO_IDENTIFIERS,
         un_refs=_frozen(un_refs),
-        gender=sys.intern(d.gender) if d.gender in ("male", "female") else None,
-        ofac_entry=d.source_id if d.source in _OFAC_SOURCES else None,
-        address_countries=_shared({a.country for a in d.addresses if a.country}),
+        gender=sys.intern(gender) if gender in ("male", "female") else None,
+        ofac_entry=d["source_id"] if d["source"] in _OFAC_SOURCES else None,
+        address_countries=_shared({a["country"] for a in d.get("addresses") or () if a.get("country")}),
         name_countries=_shared(qualifiers),
     )
 

@@ -31,13 +31,12 @@ from sqlalchemy import Engine, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from matchers.candidates import TokenStats, blocking_keys, blocks, candidate_pairs, rarity_class, record_tokens
-from matchers.features import MatchRecord, features
+from matchers.features import MatchRecord, content_features
 from matchers.score import score_pair
 from sanctions import bulk
 from sanctions.config import MatchingConfig, matching_config
 from sanctions.db import session_factory
 from sanctions.models import Designation, MatchKey, MatchPair, MatchRun, MatchState, TargetMember
-from sanctions.schema import designation_from_content
 
 CHUNK = 500
 
@@ -72,7 +71,7 @@ def _load(session: Session, where=None) -> list[Loaded]:
     if where is not None:
         stmt = stmt.where(where)
     stmt = stmt.order_by(Designation.key)
-    return [Loaded(i, h, features(designation_from_content(c)))
+    return [Loaded(i, h, content_features(c))
             for i, h, c in session.execute(stmt.execution_options(yield_per=2000))]
 
 

@@ -205,18 +205,6 @@ LIST_FIELDS = {
 }
 
 
-def designation_from_content(data: dict[str, Any], raw: dict[str, Any] | None = None) -> Designation:
-    """Rebuild a Designation from ``Designation.content()`` output."""
-    data = dict(data)
-    for name, cls in LIST_FIELDS.items():
-        data[name] = [cls(**item) for item in data.get(name) or []]
-    if data.get("vessel"):
-        data["vessel"] = Vessel(**data["vessel"])
-    if data.get("aircraft"):
-        data["aircraft"] = Aircraft(**data["aircraft"])
-    return Designation(**data, raw=raw or {})
-
-
 @dataclass
 class ParsedList:
     """What an importer returns for one published file."""

@@ -18,12 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from importers.common import normalize_id
-from matchers.features import features
+from matchers.features import content_features, features
 from matchers.score import score_pair
 from sanctions import matching, queries, search
 from sanctions.config import matching_config
 from sanctions.models import Designation
-from sanctions.schema import BirthDate, CountryLink, Designation as Record, Identifier, Name, designation_from_content
+from sanctions.schema import BirthDate, CountryLink, Designation as Record, Identifier, Name
 
 SCREEN_CANDIDATES = 200
 _YEAR, _DAY, _MONTH = re.compile(r"^\d{4}$"), re.compile(r"^\d{4}-\d{2}-\d{2}$"), re.compile(r"^\d{4}-\d{2}$")
@@ -91,7 +91,7 @@ def screen(session: Session, probe: Probe, limit: int = 10) -> dict[str, Any]:
     stats = matching.store_stats(session, {t for n in record.names for t in n.tokens}, config)
     scored = []
     for key, status, content in rows:
-        other = features(designation_from_content(content))
+        other = content_features(content)
         score, explanation = score_pair(record, other, stats, config)
         band = config.band(score)
         if band is None:

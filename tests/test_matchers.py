@@ -5,7 +5,7 @@ import pytest
 
 from matchers.candidates import TokenStats, candidate_pairs
 from matchers.cluster import cluster
-from matchers.features import features
+from matchers.features import content_features, features
 from matchers.normalize import legal_forms, name_tokens
 from matchers.score import score_pair
 from importers.common import normalize_id
@@ -44,6 +44,28 @@ def test_legal_forms_are_one_class(a, b):
 
 def test_a_legal_form_alone_is_no_name():
     assert name_tokens("Общество с ограниченной ответственностью", "organization") == ()
+
+
+def test_features_read_content_stored_by_an_older_version():
+    """The full match reads features from stored JSON; a field added to the schema later (a
+    name's language, a date's circa, an identifier's country) may be absent there and is
+    read as its default, as the schema's dataclasses would have read it."""
+    d = person("un:QDi.1", "Ahmad ZIA", "Zia AHMAD", dob="1970", nationality="AF", passport="OR801168",
+               gender="male")
+    content = d.content()
+    for n in content["names"]:
+        del n["language"]
+    for b in content["birth_dates"]:
+        del b["circa"]
+    for i in content["identifiers"]:
+        del i["country"]
+    for field in ("addresses", "attributes", "gender", "jurisdiction"):
+        del content[field]
+    old, new = content_features(content), features(d)
+    assert (old.names, old.birth_dates, old.nationalities, dict(old.identifiers), old.jurisdiction) == \
+        (new.names, new.birth_dates, new.nationalities, dict(new.identifiers), new.jurisdiction)
+    assert old.birth_dates and old.identifiers and old.jurisdiction == "un"
+    assert old.gender is None and new.gender == "male"
 
 
 def person(key, name, *aliases, dob=None, nationality=None, passport=None, gender=None, source=None):
