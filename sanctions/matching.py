@@ -37,6 +37,7 @@ from sanctions import bulk
 from sanctions.config import MatchingConfig, matching_config
 from sanctions.db import session_factory
 from sanctions.models import Designation, MatchKey, MatchPair, MatchRun, MatchState, TargetMember
+from sanctions.store import gc_paused
 
 CHUNK = 500
 
@@ -295,6 +296,7 @@ def _incremental(session: Session, run: MatchRun, config: MatchingConfig, worker
 Progress = Callable[[str, int, int], None]
 
 
+@gc_paused
 def run_match(engine: Engine, full: bool = False, config: MatchingConfig | None = None,
               progress: Progress | None = None) -> MatchRun:
     """The match stage: score what changed (or everything); one transaction, so readers never see half a match.

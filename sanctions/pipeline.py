@@ -19,6 +19,7 @@ from sanctions import gaps, imports, locks, matching, review, targets
 from sanctions.config import MatchingConfig
 from sanctions.db import session_factory
 from sanctions.models import DesignationChange, ImportRun, MatchRun, TargetMember
+from sanctions.store import gc_paused
 
 Progress = Callable[[str, int, int], None]
 LOCK_TIMEOUT = None  # locks.default_timeout(): $SANCTIONS_LOCK_TIMEOUT, else its default
@@ -51,6 +52,7 @@ def match(engine: Engine, full: bool = False, progress: Progress | None = None,
     return run
 
 
+@gc_paused
 def cluster_and_refresh(engine: Engine, run: MatchRun | None = None, progress: Progress | None = None,
                         target_ids: set[str] | None = None) -> StageCounts:
     """Stages 3-4 (the caller holds the ``match`` lock): targets, then their gaps and decisions."""
