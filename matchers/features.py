@@ -1,7 +1,9 @@
 """What the matcher compares: a compact view of one designation.
 
 ``features(designation)`` reduces a common-schema record to normalised
-name token lists, birth-date intervals, nationalities and identifiers.
+name token lists, birth-date intervals, nationalities and identifiers;
+``content_features(content)`` does the same from the record's stored JSON
+(what a match reads from the store).
 Everything later (candidates, scoring) works on these, never on raw text.
 """
 from __future__ import annotations
@@ -157,6 +159,8 @@ def content_features(d: Mapping[str, Any]) -> MatchRecord:
     features themselves, so the features are read from the JSON as it is.
     Fields the schema gives a default may be absent (content stored by an
     older version): ``.get`` reads them as the dataclasses' defaults would.
+    Keys the matcher does not use are not checked: the store wrote this JSON
+    from a ``Designation`` (``store.prepare``), so it is well-formed already.
     """
     kind = d["kind"]
     names_in = d.get("names") or ()

@@ -113,14 +113,14 @@ def gc_paused(function: Callable[..., Any]) -> Callable[..., Any]:
     (a third of a first OFAC import) and find nothing, since records hold no
     reference cycles.  Reference counting still frees everything as usual.
     The match stages (``matching.run_match``, ``pipeline.cluster_and_refresh``)
-    hold every record's features likewise: a real-list full match left 58
-    objects in cycles, and ran about 15% faster without the collector.
+    hold every record's features likewise: a real-list full match left only
+    58 objects in cycles (README, "Latest changes to matching", for the time saved).
     """
     @functools.wraps(function)
     def paused(*args: Any, **kwargs: Any) -> Any:
         was_enabled = gc.isenabled()
-        gc.disable()
         try:
+            gc.disable()
             return function(*args, **kwargs)
         finally:
             if was_enabled:

@@ -55,17 +55,21 @@ def test_features_read_content_stored_by_an_older_version():
     content = d.content()
     for n in content["names"]:
         del n["language"]
+    del content["names"][0]["type"]  # the primary name: "primary" is the default
     for b in content["birth_dates"]:
         del b["circa"]
     for i in content["identifiers"]:
         del i["country"]
     for field in ("addresses", "attributes", "gender", "jurisdiction"):
         del content[field]
-    old, new = content_features(content), features(d)
-    assert (old.names, old.birth_dates, old.nationalities, dict(old.identifiers), old.jurisdiction) == \
-        (new.names, new.birth_dates, new.nationalities, dict(new.identifiers), new.jurisdiction)
-    assert old.birth_dates and old.identifiers and old.jurisdiction == "un"
-    assert old.gender is None and new.gender == "male"
+    stored, current = content_features(content), features(d)
+    assert (stored.names, stored.birth_dates, stored.nationalities, dict(stored.identifiers),
+            stored.jurisdiction) == \
+        (current.names, current.birth_dates, current.nationalities, dict(current.identifiers),
+         current.jurisdiction)
+    assert stored.names[0].type == "primary" and stored.names[0].weight == 1.0
+    assert stored.birth_dates and stored.identifiers and stored.jurisdiction == "un"
+    assert stored.gender is None and current.gender == "male"
 
 
 def person(key, name, *aliases, dob=None, nationality=None, passport=None, gender=None, source=None):
