@@ -172,6 +172,7 @@ def content_features(d: Mapping[str, Any]) -> MatchRecord:
     seen: set[tuple[str, ...]] = set()
     for n in sorted(names_in, key=lambda n: (n.get("type", "primary") != "primary",
                                              -NAME_WEIGHTS.get(n.get("type", "primary"), 1.0))):
+        name_type = n.get("type", "primary")
         for text in _texts(n["full"]):
             skeleton = has_arabic(text)
             if skeleton:
@@ -181,7 +182,6 @@ def content_features(d: Mapping[str, Any]) -> MatchRecord:
             if tokens and (skeleton, tokens) not in seen:
                 tokens = tuple(sys.intern(t) for t in tokens)
                 seen.add((skeleton, tokens))
-                name_type = n.get("type", "primary")
                 names.append(NameFeature(text, sys.intern(name_type), tokens, NAME_WEIGHTS.get(name_type, 1.0),
                                          skeleton))
     ids: dict[str, set[str]] = {}

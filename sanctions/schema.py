@@ -3,8 +3,9 @@
 These are plain dataclasses so that importers and matchers can be used and
 tested without a database.  The store (``sanctions.store``) turns them into
 rows and into the stored JSON of ``Designation.content()``, which readers (the
-matcher's ``content_features``, pages, exports) read as it is.  Field names here are the names used in JSON output
-(``sanctions show``, ``sanctions export``), so renaming one is an API change.
+matcher's ``content_features``, pages, exports) read as it is.  Field names
+here are the names used in JSON output (``sanctions show``, ``sanctions
+export``), so renaming one is an API change.
 """
 from __future__ import annotations
 
