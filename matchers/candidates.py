@@ -26,7 +26,7 @@ import sys
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 from matchers.features import MatchRecord
 from sanctions.config import MatchingConfig
@@ -51,29 +51,39 @@ class TokenStats:
     total: int
     prior_total: int = DEFAULT.prior_total
     step: float = DEFAULT.rarity_step
-    _idf: dict[str, float] = field(default_factory=dict, repr=False)
+    _idf: "_Weights" = field(init=False, repr=False)
+    _flat: "TokenStats | None" = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._idf = _Weights(self._weight)
 
     @classmethod
     def for_config(cls, df: dict[str, int], total: int, config: MatchingConfig) -> "TokenStats":
         return cls(df, total, config.prior_total, config.rarity_step)
 
     def idf(self, token: str) -> float:
-        cached = self._idf.get(token)
-        if cached is not None:
-            return cached
+        return self._idf[token]
+
+    @property
+    def weight_of(self) -> Callable[[str], float]:
+        """``idf`` as a bare dict look-up, for the scoring loops (a method call costs several times more)."""
+        return self._idf.__getitem__
+
+    def _weight(self, token: str) -> float:
         # A small store (the demo, a test) is treated as a sample of a list-sized corpus,
         # so that a token seen once is rare rather than "in every record".
         total = self.step ** rarity_class(max(self.total, self.prior_total), self.step)
         k = rarity_class(self.df.get(token, 0), self.step)
         df = 0.0 if k < 0 else self.step ** k
-        value = math.log((total + 1) / (df + 1)) + 1.0
-        self._idf[token] = value
-        return value
+        return math.log((total + 1) / (df + 1)) + 1.0
 
     def flat(self) -> "TokenStats":
         """Every token as rare as an unseen one: for consonant skeletons, whose frequencies
-        over Latin names nobody counts (and which an incremental match could not follow)."""
-        return TokenStats({}, self.total, self.prior_total, self.step)
+        over Latin names nobody counts (and which an incremental match could not follow).
+        One per statistics, so that its weights are computed once, not once per pair."""
+        if self._flat is None:
+            self._flat = TokenStats({}, self.total, self.prior_total, self.step)
+        return self._flat
 
     @classmethod
     def build(cls, records: Iterable[MatchRecord], config: MatchingConfig = DEFAULT) -> "TokenStats":
@@ -84,6 +94,18 @@ class TokenStats:
             for token in record_tokens(record):
                 df[token] += 1
         return cls.for_config(dict(df), total, config)
+
+
+class _Weights(dict):
+    """Rarity weights by token, each computed on its first look-up."""
+
+    def __init__(self, compute: Callable[[str], float]):
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, token: str) -> float:
+        value = self[token] = self.compute(token)
+        return value
 
 
 def record_tokens(record: MatchRecord) -> set[str]:

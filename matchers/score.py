@@ -40,20 +40,10 @@ from matchers.identifiers import compatible_types
 from matchers.normalize import is_patronymic
 from sanctions.config import MatchingConfig
 
+jaro_winkler = JaroWinkler.normalized_similarity
+
 # Kinds whose identifier (IMO, MMSI, serial, tail number) is the target itself, whatever it is called.
 ID_IS_TARGET_KINDS = frozenset({"vessel", "aircraft"})
-
-
-def _token_similarity(a: str, b: str, config: MatchingConfig = DEFAULT) -> float:
-    if a == b:
-        return 1.0
-    if a.isdigit() or b.isdigit():
-        return 0.0
-    # Jaro-Winkler rewards a shared beginning, which surnames often have ("Kolbin",
-    # "Kozin"); two tokens must also be close in edits to count as one spelling.
-    if ratio(a, b) / 100.0 < config.token_edits:
-        return 0.0
-    return JaroWinkler.normalized_similarity(a, b)
 
 
 def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, person: bool = True,
@@ -65,27 +55,46 @@ def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, p
     organisations, where an extra word ("Pakistan") often names another
     branch.  A match on little information (one common word such as
     ``jihad``) is scaled down by its summed rarity.
+
+    Each word of the shorter name takes the most similar free word of the
+    longer one (the first, on a tie).  Two words are similar when equal, or,
+    neither being a number, by Jaro-Winkler, which rewards a shared beginning
+    as surnames often have ("Kolbin", "Kozin"), provided they are also close
+    in edits (``token_edits``): most pairs fail that test, so it comes first.
+    This is the innermost loop of matching (six million word pairs on the
+    real lists), hence the local names.
     """
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)
-    idf = stats.idf
+    idf = stats.weight_of
+    edits = config.token_edits
     used: set[int] = set()
     matched_short = 0.0
     matched_long = 0.0
     threshold = config.token_match if len(short) > 1 else 0.95
     for token in short:
         best, best_j = 0.0, -1
+        number = token.isdigit()
         for j, other in enumerate(long_):
             if j in used:
                 continue
-            sim = _token_similarity(token, other, config)
+            if other == token:
+                sim = 1.0
+            elif number or other.isdigit() or ratio(token, other) / 100.0 < edits:
+                continue  # similarity 0: never better than the best so far
+            else:
+                sim = jaro_winkler(token, other)
             if sim > best:
                 best, best_j = sim, j
+                if sim == 1.0:
+                    break  # nothing can beat an equal word
         # A one-word name must match almost exactly: "Yenergy" is not "AA Energy".
         if best >= threshold:
             used.add(best_j)
             matched_short += idf(token) * best
             matched_long += idf(long_[best_j]) * best
-    total_short = sum(idf(t) for t in short)
+    if not used:
+        return 0.0  # nothing matched: the cover below would be 0 too
+    total_short = sum(map(idf, short))
     if not total_short:
         return 0.0
     # An unmatched patronymic in the longer name costs little; any other missing word costs in full.
@@ -105,17 +114,25 @@ def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, p
 
 
 def name_similarity(a: NameFeature, b: NameFeature, stats: TokenStats, person: bool = True,
-                    config: MatchingConfig = DEFAULT) -> float:
+                    config: MatchingConfig = DEFAULT, joined: float | None = None) -> float:
+    """Similarity of two names: their words aligned, or their joined spellings.
+
+    ``joined`` is ``joined_similarity`` of the two, where the caller has it already.
+    """
     aligned = token_alignment(a.tokens, b.tokens, stats, person, config)
-    # Joined spellings catch split or merged tokens ("Abdulhai" vs "Abdul Hai").
-    joined = ratio("".join(a.tokens), "".join(b.tokens)) / 100.0
-    joined_sorted = ratio("".join(sorted(a.tokens)), "".join(sorted(b.tokens))) / 100.0
-    joined = max(joined, joined_sorted)
+    if joined is None:
+        joined = joined_similarity(a.tokens, b.tokens)
     if joined < 0.92:
         return aligned
-    mass = min(1.0, sum(stats.idf(t) for t in a.tokens) / config.min_name_mass,
-               sum(stats.idf(t) for t in b.tokens) / config.min_name_mass)
+    idf = stats.weight_of
+    mass = min(1.0, sum(map(idf, a.tokens)) / config.min_name_mass, sum(map(idf, b.tokens)) / config.min_name_mass)
     return max(aligned, 0.97 * joined * mass)
+
+
+def joined_similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float:
+    """Joined spellings catch split or merged tokens ("Abdulhai" vs "Abdul Hai"): the
+    better of the words joined as written and joined in sorted order (0..1)."""
+    return max(ratio("".join(a), "".join(b)), ratio("".join(sorted(a)), "".join(sorted(b)))) / 100.0
 
 
 def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats, config: MatchingConfig = DEFAULT
@@ -124,18 +141,21 @@ def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats, config: Matchi
     person = a.kind == "person"
     best: tuple[float, NameFeature | None, NameFeature | None] = (0.0, None, None)
     agreeing: set[tuple[str, ...]] = set()
-    b_tokens = [(nb, set(nb.tokens), "".join(nb.tokens)) for nb in b.names]
+    # Each name's words as a set and joined (as written and sorted) once per pair, not once per name pair.
+    spelled_b = [(nb, set(nb.tokens), "".join(nb.tokens), "".join(sorted(nb.tokens))) for nb in b.names]
     for na in a.names:
-        a_set, a_joined = set(na.tokens), "".join(na.tokens)
-        for nb, b_set, b_joined in b_tokens:
+        a_set, a_joined, a_sorted = set(na.tokens), "".join(na.tokens), "".join(sorted(na.tokens))
+        for nb, b_set, b_joined, b_sorted in spelled_b:
             # Arabic-script skeletons are compared with Latin names' skeletons below, not with their words.
             if na.skeleton != nb.skeleton:
                 continue
+            joined = ratio(a_joined, b_joined)
             # Cheap screen: no common token and unlike spellings cannot reach a useful score.
-            if not (a_set & b_set) and ratio(a_joined, b_joined) < 60:
+            if joined < 60 and a_set.isdisjoint(b_set):
                 continue
+            joined = max(joined, ratio(a_sorted, b_sorted)) / 100.0  # as ``joined_similarity``
             factor = config.weak_name_factor if min(na.weight, nb.weight) < 1.0 else 1.0
-            sim = name_similarity(na, nb, stats, person, config) * factor
+            sim = name_similarity(na, nb, stats, person, config, joined) * factor
             if sim >= 0.9:
                 agreeing.add(na.tokens)
             if sim > best[0]:
@@ -198,6 +218,8 @@ def birth_date_relation(dates_a: list[tuple[int, int, bool]], dates_b: list[tupl
 
 def _shared_identifiers(a: MatchRecord, b: MatchRecord) -> list[str]:
     """Equal values of compatible identifier types, as ``type:value`` (``a-type/b-type:value`` across types)."""
+    if not (a.identifiers and b.identifiers):
+        return []  # most records of persons carry no identifier at all
     shared = []
     for ta, values_a in a.identifiers.items():
         for tb, values_b in b.identifiers.items():
@@ -265,7 +287,8 @@ def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
     shared_ids = _shared_identifiers(a, b)
     shared_refs = sorted(a.un_refs & b.un_refs)
     if not (shared_ids or shared_refs):
-        conflicts_ids = sorted(t for t in SINGLE_ID_TYPES if a.identifiers.get(t) and b.identifiers.get(t))
+        conflicts_ids = sorted(t for t in SINGLE_ID_TYPES if a.identifiers.get(t) and b.identifiers.get(t)) \
+            if a.identifiers and b.identifiers else []
         if conflicts_ids:
             explanation["identifiers"] = {"value": f"different {', '.join(conflicts_ids)}",
                                           "contribution": config.id_conflict}
