@@ -224,7 +224,8 @@ def _full(session: Session, run: MatchRun, config: MatchingConfig, workers: int 
     connection = session.connection()
     for table in (MatchPair, MatchKey, MatchState):
         connection.execute(delete(table))
-    _write_keys(session, loaded)
+    with bulk.indexes_built_after(connection, MatchKey.__table__):
+        _write_keys(session, loaded)
     _write_best(session, loaded, found)
     run.designations, run.changed, run.candidates = len(loaded), len(loaded), len(found.codes)
     # Only the pairs are needed from here on: drop the rest before scoring forks its workers.
