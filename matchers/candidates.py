@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import heapq
 import math
+from itertools import repeat
+from operator import add
 import sys
 from array import array
 from collections import defaultdict
@@ -232,8 +234,9 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
     best_of: dict[int, list[int]] = {}
     weights_of: dict[int, array] = {}
     keys = [r.key for r in records]
+    limit = config.candidates_per_record
     for i in range(len(records)):
-        shared: dict[int, float] = defaultdict(float)
+        shared: dict[int, float] = {}
         kind, jurisdiction = records[i].kind, records[i].jurisdiction
         for key in keys_of[i]:
             entry = split_postings.get(key)
@@ -242,10 +245,14 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
             weight, split = entry
             for (other_kind, other_jurisdiction), members in split.items():
                 if other_kind == kind and other_jurisdiction != jurisdiction:
-                    for j in members:
-                        shared[j] += weight
+                    # shared[j] += weight for every member, in C: a record is in a
+                    # posting list once, and the sums still run in key order.
+                    shared.update(zip(members, map(add, map(shared.get, members, repeat(0.0)), repeat(weight))))
         # Best shared weight first; ties in key order, whatever order the records came in.
-        best = heapq.nsmallest(config.candidates_per_record, ((-w, keys[j], j) for j, w in shared.items()))
+        # Only weights up to the limit-th best can be among the best: the others are not
+        # made into tuples at all (a common word pairs a record with hundreds).
+        floor = sorted(shared.values(), reverse=True)[limit - 1] if len(shared) > limit else -math.inf
+        best = heapq.nsmallest(limit, [(-w, keys[j], j) for j, w in shared.items() if w >= floor])
         best_of[i] = [j for _, _, j in best]
         weights_of[i] = array("d", [-w for w, _, _ in best])  # a float object each would cost 24 bytes
         for j in best_of[i]:

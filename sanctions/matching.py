@@ -222,16 +222,15 @@ def _full(session: Session, run: MatchRun, config: MatchingConfig, workers: int 
     stats = TokenStats.build(records, config)
     found = candidate_pairs(records, stats, config)
     connection = session.connection()
-    for table in (MatchPair, MatchKey, MatchState):
+    for table in (MatchPair, MatchState):
         connection.execute(delete(table))
-    with bulk.indexes_built_after(connection, MatchKey.__table__):
+    with bulk.emptied_for_load(connection, MatchKey.__table__):
         _write_keys(session, loaded)
     _write_best(session, loaded, found)
     run.designations, run.changed, run.candidates = len(loaded), len(loaded), len(found.codes)
     # Only the pairs are needed from here on: drop the rest before scoring forks its workers.
     pairs = found.ordered()
-    del found
-    gc.collect()
+    del found  # freed at once: candidate structures hold no reference cycles
     _store_pairs(session, loaded, pairs, stats, config, run.id, workers)
 
 
