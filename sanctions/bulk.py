@@ -27,7 +27,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import JSON, Boolean, Connection, Date, Table, text
+from sqlalchemy import JSON, Boolean, Connection, Date, DateTime, Table, text
 
 
 _encode = json.JSONEncoder().encode  # what json.dumps does, without re-checking its options per value
@@ -53,6 +53,10 @@ def _converter(column_type: Any, dialect: str) -> Callable[[Any], Any] | None:
         return lambda v: v.isoformat() if isinstance(v, dt.date) else v  # ISO text passes as it is
     if isinstance(column_type, Boolean) and dialect == "sqlite":
         return lambda v: None if v is None else int(bool(v))
+    if isinstance(column_type, DateTime) and dialect == "sqlite":
+        # SQLAlchemy's own text form on SQLite (microseconds always written), so stored
+        # times sort and compare alike whichever way they were written.
+        return lambda v: v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, dt.datetime) else v
     return None
 
 

@@ -29,6 +29,7 @@ from typing import Any, Iterable
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from sanctions import bulk
 from sanctions.models import Designation, Gap, TargetMember
 from sanctions.schema import material_fingerprint
 
@@ -230,8 +231,8 @@ def refresh(session: Session, today: dt.date | None = None, target_ids: Iterable
     carried_from = {c.to_id: c.from_id for c in result.carries}
     for row in inserts:
         row["carried_from"] = carried_from.get(row["id"])
-    for chunk in _chunks(inserts, 5000):
-        session.execute(Gap.__table__.insert(), chunk)
+    # Through the bulk writer: a first match opens tens of thousands of gaps at once.
+    bulk.insert(session.connection(), Gap.__table__, inserts)
     for row in changes:
         session.execute(update(Gap).where(Gap.id == row["id"]).values(**{k: v for k, v in row.items() if k != "id"}))
     return result

@@ -30,6 +30,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from matchers.cluster import cluster
+from sanctions import bulk
 from sanctions.models import Designation, MatchPair, PairDecision, Target, TargetEvent, TargetMember
 
 CHUNK = 900
@@ -302,9 +303,9 @@ def _taken(session: Session, groups: list[set[str]]) -> set[str]:
 def _write(session: Session, result: Assignment, previous: dict[str, str], match_run_id: int | None) -> None:
     now = _now()
     connection = session.connection()
-    for chunk in _chunks(sorted(result.created), 5000):
-        connection.execute(Target.__table__.insert(), [{"id": t, "created_at": now, "match_run_id": match_run_id}
-                                                       for t in chunk])
+    # Through the bulk writer: a first match creates a target for every designation.
+    bulk.insert(connection, Target.__table__, ({"id": t, "created_at": now, "match_run_id": match_run_id}
+                                               for t in sorted(result.created)))
     moved = [(k, t) for k, t in result.target_of.items() if previous.get(k) != t]
     fresh = [{"designation_key": k, "target_id": t} for k, t in moved if k not in previous]
     stale = [(k, t) for k, t in moved if k in previous]
@@ -315,12 +316,10 @@ def _write(session: Session, result: Assignment, previous: dict[str, str], match
         for chunk in _chunks(sorted(keys)):
             connection.execute(update(TargetMember).where(TargetMember.designation_key.in_(chunk))
                                .values(target_id=target))
-    for chunk in _chunks(fresh, 5000):
-        connection.execute(TargetMember.__table__.insert(), chunk)
+    bulk.insert(connection, TargetMember.__table__, fresh)
     for chunk in _chunks(sorted(result.retired)):
         connection.execute(update(Target).where(Target.id.in_(chunk)).values(retired_at=now))
-    if result.events:
-        connection.execute(TargetEvent.__table__.insert(), [
-            {"target_id": e.target_id, "other_target_id": e.other_target_id, "event": e.event, "at": now,
-             "match_run_id": match_run_id, "keys": e.keys} for e in result.events])
+    bulk.insert(connection, TargetEvent.__table__, (
+        {"target_id": e.target_id, "other_target_id": e.other_target_id, "event": e.event, "at": now,
+         "match_run_id": match_run_id, "keys": e.keys} for e in result.events))
 
