@@ -212,8 +212,7 @@ def incremental(url: str, engine, un_file: Path, tmp: str) -> None:
 STAGES = [
     (matching, "_load", "load the stored records and build their features"),
     (matching, "candidate_pairs", "candidate generation"),
-    (matching, "_write_keys", "blocking keys of every record, written"),
-    (matching, "_write_best", "write best lists"),
+    (matching, "_write_keys", "keys and best lists of every record, written"),
     (matching, "_store_pairs", "score and store pairs (wall time, all processes)"),
     (targets, "recluster", "clustering"),
     (gaps, "refresh", "gap refresh"),

@@ -30,7 +30,8 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import Engine, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from matchers.candidates import TokenStats, blocking_keys, blocks, candidate_pairs, rarity_class, record_tokens
+from matchers.candidates import (Candidates, TokenStats, blocking_keys, blocks, candidate_pairs, rarity_class,
+                                 record_tokens)
 from matchers.features import MatchRecord, content_features
 from matchers.score import score_pair
 from sanctions import bulk
@@ -165,15 +166,21 @@ def _store_pairs(session: Session, loaded: list[Loaded], pairs: array | Iterable
         bulk.insert(connection, MatchPair.__table__, rows)
 
 
-def _write_keys(session: Session, loaded: list[Loaded]) -> None:
-    """Each record's keys and its match state, through the bulk writer (10 million keys at factor 16)."""
+def _write_keys(session: Session, loaded: list[Loaded], found: Candidates | None = None) -> None:
+    """Each record's keys and its match state, through the bulk writer (10 million keys at factor 16).
+
+    A full match passes its candidates: each state is then written with the
+    record's best list at once, not updated with it row by row afterwards.
+    """
     connection = session.connection()
     bulk.insert(connection, MatchKey.__table__,
                 ({"designation_id": item.id, "key": k} for item in loaded
                  for k in sorted(set().union(*blocking_keys(item.record)))))
     bulk.insert(connection, MatchState.__table__,
-                ({"designation_id": item.id, "content_hash": item.content_hash, "candidates": None}
-                 for item in loaded))
+                ({"designation_id": item.id, "content_hash": item.content_hash,
+                  "candidates": None if found is None else format_best(
+                      [(loaded[j].id, w) for j, w in zip(found.best[i], found.weights[i])])}
+                 for i, item in enumerate(loaded)))
 
 
 def format_best(best: list[tuple[int, float]]) -> str:
@@ -205,11 +212,6 @@ def _write_best_lists(session: Session, best: Iterable[tuple[int, list[tuple[int
         connection.execute(stmt, chunk)
 
 
-def _write_best(session: Session, loaded: list[Loaded], found) -> None:
-    _write_best_lists(session, ((loaded[i].id, [(loaded[j].id, w) for j, w in zip(js, found.weights[i])])
-                                for i, js in found.best.items()))
-
-
 def _record_config(run: MatchRun, config: MatchingConfig) -> None:
     run.config, run.config_hash = config.as_dict(), config.digest()
 
@@ -225,8 +227,7 @@ def _full(session: Session, run: MatchRun, config: MatchingConfig, workers: int 
     for table in (MatchPair, MatchState):
         connection.execute(delete(table))
     with bulk.emptied_for_load(connection, MatchKey.__table__):
-        _write_keys(session, loaded)
-    _write_best(session, loaded, found)
+        _write_keys(session, loaded, found)
     run.designations, run.changed, run.candidates = len(loaded), len(loaded), len(found.codes)
     # Only the pairs are needed from here on: drop the rest before scoring forks its workers.
     pairs = found.ordered()
