@@ -125,12 +125,20 @@ _APOSTROPHES = re.compile(r"['’`ʼʻ′]")
 
 
 def ascii_lower(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    return _APOSTROPHES.sub("", anyascii(text)).lower()
+    if not text.isascii():  # NFKC and transliteration leave ASCII text as it is (nine names in ten)
+        text = anyascii(unicodedata.normalize("NFKC", text))
+    return _APOSTROPHES.sub("", text).lower()
 
 
 def raw_tokens(text: str) -> list[str]:
     return [t for t in _SPLIT.split(ascii_lower(text)) if t]
+
+
+# fold_token's patterns, compiled once (a full match folds every distinct word of the store).
+_FINAL_I = re.compile(r"(?:iy|yi|ii|ij|yj|ei|ey|ai|ay)$")
+_FINAL_DIPHTHONGS = {"ei": "ei", "ey": "ei", "ai": "ai", "ay": "ai"}
+_DOUBLED = re.compile(r"(.)\1+")
+_IEVICH = re.compile(r"ievich$|yevich$")
 
 
 @functools.lru_cache(maxsize=200_000)
@@ -143,13 +151,12 @@ def fold_token(token: str) -> str:
     t = t.replace("kh", "h").replace("ph", "f").replace("ck", "k").replace("q", "k").replace("x", "ks")
     t = t.replace("w", "v").replace("ou", "u").replace("oo", "u").replace("dzh", "j")
     t = t.replace("zh", "j").replace("tch", "ch").replace("tz", "ts").replace("sch", "sh").replace("shch", "sh")
-    t = re.sub(r"(?:iy|yi|ii|ij|yj|ei|ey|ai|ay)$", lambda m: {"ei": "ei", "ey": "ei", "ai": "ai",
-                                                              "ay": "ai"}.get(m[0], "i"), t)
+    t = _FINAL_I.sub(lambda m: _FINAL_DIPHTHONGS.get(m[0], "i"), t)
     t = t.replace("y", "i").replace("j", "i") if len(t) > 2 else t
-    t = re.sub(r"(.)\1+", r"\1", t)
+    t = _DOUBLED.sub(r"\1", t)
     t = t.replace("ie", "e")
-    t = re.sub(r"(.)\1+", r"\1", t)
-    t = re.sub(r"evich$", "evich", re.sub(r"ievich$|yevich$", "evich", t))
+    t = _DOUBLED.sub(r"\1", t)
+    t = _IEVICH.sub("evich", t)
     return _VARIANT_OF.get(t, t)
 
 
