@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import heapq
 import math
-from itertools import repeat
-from operator import add
 import sys
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import repeat
+from operator import add
 from typing import Callable, Iterable
 
 from matchers.features import MatchRecord

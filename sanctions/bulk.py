@@ -146,12 +146,12 @@ def emptied_for_load(connection: Connection, table: Table) -> Iterator[None]:
     sqlite = connection.dialect.name == "sqlite"
     if sqlite:
         for index in table.indexes:
-            index.drop(connection)
+            index.drop(connection, checkfirst=True)
     connection.execute(table.delete())
     yield
     if sqlite:
         for index in table.indexes:
-            index.create(connection)
+            index.create(connection, checkfirst=True)
 
 
 # Rows per SQLite statement.  An executemany runs one statement per row, and

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import JSON, Boolean, Column, Date, Integer, MetaData, Table, Text, select
+import pytest
+from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Integer, MetaData, Table, Text, func, inspect, select, text
 
 from sanctions import bulk
 
@@ -50,3 +51,47 @@ def test_reserved_ids_do_not_collide_with_later_inserts(engine):
     with engine.connect() as conn:
         names = dict(conn.execute(select(table.c.id, table.c.name)).all())
     assert len(names) == 7 and sorted(names.values()).count("after") == 1
+
+
+def test_times_are_stored_as_sqlalchemy_stores_them(engine):
+    table = Table("bulk_times", MetaData(), Column("id", Integer, primary_key=True), Column("at", DateTime))
+    table.create(engine)
+    moments = [dt.datetime(2026, 12, 7, 12, 0, 0), dt.datetime(2026, 12, 7, 9, 30, 5, 123456)]
+    with engine.begin() as conn:
+        conn.execute(table.insert(), [{"id": 1, "at": moments[0]}, {"id": 2, "at": moments[1]}])
+        bulk.insert(conn, table, [{"id": 3, "at": moments[0]}, {"id": 4, "at": moments[1]}])
+    with engine.connect() as conn:
+        read = dict(conn.execute(select(table.c.id, table.c.at)).all())
+        # Compared as stored: times written either way must order and match alike in SQL.
+        same = conn.execute(select(func.count()).select_from(table.alias("a").join(
+            table.alias("b"), text("a.at = b.at AND a.id < b.id")))).scalar()
+    assert read == {1: moments[0], 2: moments[1], 3: moments[0], 4: moments[1]}
+    assert same == 2
+
+
+def test_emptied_for_load_keeps_the_indexes_and_rolls_back_whole(engine):
+    metadata = MetaData()
+    table = Table("bulk_keys", metadata, Column("id", Integer, primary_key=True), Column("key", Text, index=True))
+    table.create(engine)
+    with engine.begin() as conn:
+        bulk.insert(conn, table, [{"id": i, "key": f"old {i}"} for i in range(5)])
+
+    def indexes():
+        return [ix["name"] for ix in inspect(engine).get_indexes("bulk_keys")]
+
+    with pytest.raises(RuntimeError):
+        with engine.begin() as conn:
+            with bulk.emptied_for_load(conn, table):
+                bulk.insert(conn, table, [{"id": 10, "key": "half-written"}])
+                raise RuntimeError("the load fails half-way")
+    with engine.connect() as conn:
+        assert conn.execute(select(table.c.key).order_by(table.c.id)).scalars().all() == [f"old {i}" for i in range(5)]
+    assert indexes() == ["ix_bulk_keys_key"]
+
+    with engine.begin() as conn:
+        with bulk.emptied_for_load(conn, table):
+            bulk.insert(conn, table, [{"id": i, "key": f"new {i}"} for i in range(3)])
+    with engine.connect() as conn:
+        assert conn.execute(select(table.c.key).where(table.c.key == "new 2")).scalars().all() == ["new 2"]
+        assert conn.execute(select(func.count()).select_from(table)).scalar() == 3
+    assert indexes() == ["ix_bulk_keys_key"]
