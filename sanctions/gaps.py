@@ -231,8 +231,10 @@ def refresh(session: Session, today: dt.date | None = None, target_ids: Iterable
     carried_from = {c.to_id: c.from_id for c in result.carries}
     for row in inserts:
         row["carried_from"] = carried_from.get(row["id"])
-    # Through the bulk writer: a first match opens tens of thousands of gaps at once.
-    bulk.insert(session.connection(), Gap.__table__, inserts)
+    # Through the bulk writer (a first match opens 84,000 gaps on the real lists), a slice
+    # at a time: the writer holds a slice's rows twice, as dicts and as driver tuples.
+    for chunk in _chunks(inserts, 5000):
+        bulk.insert(session.connection(), Gap.__table__, chunk)
     for row in changes:
         session.execute(update(Gap).where(Gap.id == row["id"]).values(**{k: v for k, v in row.items() if k != "id"}))
     return result

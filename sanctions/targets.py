@@ -303,9 +303,11 @@ def _taken(session: Session, groups: list[set[str]]) -> set[str]:
 def _write(session: Session, result: Assignment, previous: dict[str, str], match_run_id: int | None) -> None:
     now = _now()
     connection = session.connection()
-    # Through the bulk writer: a first match creates a target for every designation.
-    bulk.insert(connection, Target.__table__, ({"id": t, "created_at": now, "match_run_id": match_run_id}
-                                               for t in sorted(result.created)))
+    # Through the bulk writer (a first match creates a target for every designation), a
+    # slice at a time: the writer holds a slice's rows twice, as dicts and as driver tuples.
+    for chunk in _chunks(sorted(result.created), 5000):
+        bulk.insert(connection, Target.__table__, [{"id": t, "created_at": now, "match_run_id": match_run_id}
+                                                   for t in chunk])
     moved = [(k, t) for k, t in result.target_of.items() if previous.get(k) != t]
     fresh = [{"designation_key": k, "target_id": t} for k, t in moved if k not in previous]
     stale = [(k, t) for k, t in moved if k in previous]
@@ -316,7 +318,8 @@ def _write(session: Session, result: Assignment, previous: dict[str, str], match
         for chunk in _chunks(sorted(keys)):
             connection.execute(update(TargetMember).where(TargetMember.designation_key.in_(chunk))
                                .values(target_id=target))
-    bulk.insert(connection, TargetMember.__table__, fresh)
+    for chunk in _chunks(fresh, 5000):
+        bulk.insert(connection, TargetMember.__table__, chunk)
     for chunk in _chunks(sorted(result.retired)):
         connection.execute(update(Target).where(Target.id.in_(chunk)).values(retired_at=now))
     bulk.insert(connection, TargetEvent.__table__, (
