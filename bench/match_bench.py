@@ -205,7 +205,7 @@ def incremental(url: str, engine, un_file: Path, tmp: str) -> None:
     inner = float(re.search(r"in ([\d.]+) s", out)[1])
     # The command ends with a count of targets by number of jurisdictions, a query over the
     # whole store that is not a stage of the nightly work (``sanctions refresh`` does not
-    # run it): timed again here, on the cache the command left, to say what it costs.
+    # run it): timed again here, on the page cache the command left, to say what it costs.
     start = time.perf_counter()
     with engine.connect() as connection:
         matching.multi_jurisdiction_targets(Session(connection))
@@ -221,7 +221,7 @@ def incremental(url: str, engine, un_file: Path, tmp: str) -> None:
 STAGES = [
     (matching, "_load", "load the stored records and build their features"),
     (matching, "candidate_pairs", "candidate generation"),
-    (matching, "_write_keys", "keys and best lists of every record, written"),
+    (matching, "_rewrite_index", "keys and best lists of every record, written"),
     (matching, "_store_pairs", "score and store pairs (wall time, all processes)"),
     (targets, "recluster", "clustering"),
     (gaps, "refresh", "gap refresh"),

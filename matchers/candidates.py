@@ -26,6 +26,7 @@ import sys
 from array import array
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import repeat
 from operator import add
 from typing import Callable, Iterable
@@ -53,11 +54,13 @@ class TokenStats:
     total: int
     prior_total: int = DEFAULT.prior_total
     step: float = DEFAULT.rarity_step
-    _idf: "_Weights" = field(init=False, repr=False)
-    _flat: "TokenStats | None" = field(default=None, init=False, repr=False)
+    _idf: "_Weights" = field(init=False, repr=False, compare=False)
+    _flat: "TokenStats | None" = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        self._idf = _Weights(self._weight)
+        # A function of the counts, not a bound method: the statistics would otherwise
+        # hold themselves through their cache, and be freed only by the cyclic collector.
+        self._idf = _Weights(partial(_rarity_weight, self.df, self.total, self.prior_total, self.step))
 
     @classmethod
     def for_config(cls, df: dict[str, int], total: int, config: MatchingConfig) -> "TokenStats":
@@ -70,14 +73,6 @@ class TokenStats:
     def weight_of(self) -> Callable[[str], float]:
         """``idf`` as a bare dict look-up, for the scoring loops (a method call costs several times more)."""
         return self._idf.__getitem__
-
-    def _weight(self, token: str) -> float:
-        # A small store (the demo, a test) is treated as a sample of a list-sized corpus,
-        # so that a token seen once is rare rather than "in every record".
-        total = self.step ** rarity_class(max(self.total, self.prior_total), self.step)
-        k = rarity_class(self.df.get(token, 0), self.step)
-        df = 0.0 if k < 0 else self.step ** k
-        return math.log((total + 1) / (df + 1)) + 1.0
 
     def flat(self) -> "TokenStats":
         """Every token as rare as an unseen one: for consonant skeletons, whose frequencies
@@ -96,6 +91,15 @@ class TokenStats:
             for token in record_tokens(record):
                 df[token] += 1
         return cls.for_config(dict(df), total, config)
+
+
+def _rarity_weight(df: dict[str, int], total: int, prior_total: int, step: float, token: str) -> float:
+    # A small store (the demo, a test) is treated as a sample of a list-sized corpus,
+    # so that a token seen once is rare rather than "in every record".
+    size = step ** rarity_class(max(total, prior_total), step)
+    k = rarity_class(df.get(token, 0), step)
+    frequency = 0.0 if k < 0 else step ** k
+    return math.log((size + 1) / (frequency + 1)) + 1.0
 
 
 class _Weights(dict):

@@ -134,7 +134,8 @@ def raw_tokens(text: str) -> list[str]:
     return [t for t in _SPLIT.split(ascii_lower(text)) if t]
 
 
-# fold_token's patterns, compiled once (a full match folds every distinct word of the store).
+# fold_token's patterns, compiled once: ``re.sub`` with a pattern string looks it up in re's
+# own cache on every call, and a full match folds every distinct word of the store.
 _FINAL_I = re.compile(r"(?:iy|yi|ii|ij|yj|ei|ey|ai|ay)$")
 _FINAL_DIPHTHONGS = {"ei": "ei", "ey": "ei", "ai": "ai", "ay": "ai"}
 _DOUBLED = re.compile(r"(.)\1+")

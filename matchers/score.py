@@ -287,8 +287,9 @@ def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
     shared_ids = _shared_identifiers(a, b)
     shared_refs = sorted(a.un_refs & b.un_refs)
     if not (shared_ids or shared_refs):
-        conflicts_ids = sorted(t for t in SINGLE_ID_TYPES if a.identifiers.get(t) and b.identifiers.get(t)) \
-            if a.identifiers and b.identifiers else []
+        conflicts_ids = []
+        if a.identifiers and b.identifiers:  # most records of persons carry none
+            conflicts_ids = sorted(t for t in SINGLE_ID_TYPES if a.identifiers.get(t) and b.identifiers.get(t))
         if conflicts_ids:
             explanation["identifiers"] = {"value": f"different {', '.join(conflicts_ids)}",
                                           "contribution": config.id_conflict}

@@ -27,7 +27,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import JSON, Boolean, Connection, Date, DateTime, Table, text
+from sqlalchemy import JSON, Boolean, Connection, Date, DateTime, Table, inspect, text
 
 
 _encode = json.JSONEncoder().encode  # what json.dumps does, without re-checking its options per value
@@ -137,21 +137,26 @@ def emptied_for_load(connection: Connection, table: Table) -> Iterator[None]:
     real lists took 1.03 s with their two indexes, 0.43 s without them and then
     built.  Emptying goes the same way: with foreign keys on, SQLite deletes a
     child table's rows one by one (0.47 s for those keys), 0.10 s once the indexes
-    are gone.  SQLite's schema changes are part of the transaction, so a failure
-    before the end leaves the table and its indexes as they were; readers keep
-    their snapshot.  On PostgreSQL the rows are only deleted: dropping an index
-    there would lock the table against readers (screening reads the match keys)
-    until the transaction ends.
+    are gone.
+
+    Only the indexes the database has are dropped and built again, and only inside
+    an open transaction (``db.connect`` begins one explicitly): SQLite's schema
+    changes are then part of it, so when the caller rolls back, the table and its
+    indexes are as they were, and readers (in WAL mode) keep their snapshot
+    meanwhile.  On PostgreSQL the rows are only deleted: dropping an index there
+    would lock the table against readers (screening reads the match keys) until
+    the transaction ends.
     """
-    sqlite = connection.dialect.name == "sqlite"
-    if sqlite:
-        for index in table.indexes:
-            index.drop(connection, checkfirst=True)
+    dropped: list = []
+    if connection.dialect.name == "sqlite" and connection.connection.driver_connection.in_transaction:
+        present = {index["name"] for index in inspect(connection).get_indexes(table.name)}
+        dropped = [index for index in table.indexes if index.name in present]
+        for index in dropped:
+            index.drop(connection)
     connection.execute(table.delete())
     yield
-    if sqlite:
-        for index in table.indexes:
-            index.create(connection, checkfirst=True)
+    for index in dropped:
+        index.create(connection)
 
 
 # Rows per SQLite statement.  An executemany runs one statement per row, and

@@ -117,6 +117,8 @@ def matching_config() -> MatchingConfig:
         raise ValueError(f"{path}: bad [matching] setting: {exc}") from None
     if not 0 <= config.near <= config.low <= config.high <= 1:
         raise ValueError(f"{path}: thresholds must satisfy 0 <= near <= low <= high <= 1")
+    if config.candidates_per_record < 1 or config.min_name_mass <= 0:
+        raise ValueError(f"{path}: candidates_per_record must be at least 1 and min_name_mass above 0")
     return config
 
 

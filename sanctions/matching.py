@@ -183,6 +183,14 @@ def _write_keys(session: Session, loaded: list[Loaded], found: Candidates | None
                  for i, item in enumerate(loaded)))
 
 
+def _rewrite_index(session: Session, loaded: list[Loaded], found: Candidates) -> None:
+    """A full match's keys and states, in place of every stored one."""
+    connection = session.connection()
+    connection.execute(delete(MatchState))
+    with bulk.emptied_for_load(connection, MatchKey.__table__):
+        _write_keys(session, loaded, found)
+
+
 def format_best(best: list[tuple[int, float]]) -> str:
     """A record's best candidates as stored: ``id:weight`` by rank (``repr`` keeps each float exact)."""
     return " ".join(f"{j}:{w!r}" for j, w in best)
@@ -198,10 +206,10 @@ def parse_best(text: str | None) -> list[tuple[int, float | None]]:
 
 
 def _write_best_lists(session: Session, best: Iterable[tuple[int, list[tuple[int, float]]]]) -> None:
-    """Store records' own best candidates for later incremental runs.
+    """Update records' stored best candidates (an incremental match; a full one writes them with the states).
 
     ``best`` yields (designation id, its list of (designation id, weight)); written 5,000
-    rows at a time, so a full match never holds every record's row at once.
+    rows at a time, so a run that changes many lists never holds every row at once.
     """
     table = MatchState.__table__
     stmt = update(table).where(table.c.designation_id == bindparam("b_id")) \
@@ -223,11 +231,8 @@ def _full(session: Session, run: MatchRun, config: MatchingConfig, workers: int 
     records = [item.record for item in loaded]
     stats = TokenStats.build(records, config)
     found = candidate_pairs(records, stats, config)
-    connection = session.connection()
-    for table in (MatchPair, MatchState):
-        connection.execute(delete(table))
-    with bulk.emptied_for_load(connection, MatchKey.__table__):
-        _write_keys(session, loaded, found)
+    session.connection().execute(delete(MatchPair))
+    _rewrite_index(session, loaded, found)
     run.designations, run.changed, run.candidates = len(loaded), len(loaded), len(found.codes)
     # Only the pairs are needed from here on: drop the rest before scoring forks its workers.
     pairs = found.ordered()

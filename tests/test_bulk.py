@@ -95,3 +95,14 @@ def test_emptied_for_load_keeps_the_indexes_and_rolls_back_whole(engine):
         assert conn.execute(select(table.c.key).where(table.c.key == "new 2")).scalars().all() == ["new 2"]
         assert conn.execute(select(func.count()).select_from(table)).scalar() == 3
     assert indexes() == ["ix_bulk_keys_key"]
+
+
+def test_emptied_for_load_builds_only_the_indexes_that_were_there(engine):
+    table = Table("bulk_unindexed", MetaData(), Column("id", Integer, primary_key=True), Column("key", Text))
+    table.create(engine)
+    declared = Table("bulk_unindexed", MetaData(), Column("id", Integer, primary_key=True),
+                     Column("key", Text, index=True))  # the model declares an index the database lacks
+    with engine.begin() as conn:
+        with bulk.emptied_for_load(conn, declared):
+            bulk.insert(conn, declared, [{"id": 1, "key": "k"}])
+    assert inspect(engine).get_indexes("bulk_unindexed") == []

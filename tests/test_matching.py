@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections import defaultdict
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
@@ -163,6 +164,16 @@ def test_bad_thresholds_are_refused(engine, db_url, tmp_path, monkeypatch):
     monkeypatch.setenv("SANCTIONS_CONFIG", str(config))
     out = CliRunner().invoke(main, ["--db", db_url, "match"])
     assert out.exit_code != 0 and "thresholds must satisfy" in out.output
+
+
+@pytest.mark.parametrize("setting", ["candidates_per_record = 0", "min_name_mass = 0.0"])
+def test_bounds_that_leave_nothing_to_match_are_refused(engine, db_url, tmp_path, monkeypatch, setting):
+    config = tmp_path / "sanctions.toml"
+    config.write_text(f"[matching]\n{setting}\n")
+    monkeypatch.setenv("SANCTIONS_CONFIG", str(config))
+    out = CliRunner().invoke(main, ["--db", db_url, "match"])
+    assert out.exit_code != 0 and "candidates_per_record must be at least 1" in out.output
+    assert "Traceback" not in out.output
 
 
 def test_a_bad_number_of_scoring_processes_is_refused_in_one_line(engine, db_url, monkeypatch):
