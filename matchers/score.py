@@ -121,7 +121,7 @@ def name_similarity(a: NameFeature, b: NameFeature, stats: TokenStats, person: b
     """
     aligned = token_alignment(a.tokens, b.tokens, stats, person, config)
     if joined is None:
-        joined = joined_similarity(a.tokens, b.tokens)
+        joined = joined_similarity(spellings(a), spellings(b))
     if joined < 0.92:
         return aligned
     idf = stats.weight_of
@@ -129,10 +129,20 @@ def name_similarity(a: NameFeature, b: NameFeature, stats: TokenStats, person: b
     return max(aligned, 0.97 * joined * mass)
 
 
-def joined_similarity(a: tuple[str, ...], b: tuple[str, ...]) -> float:
+def spellings(name: NameFeature) -> tuple[str, str]:
+    """A name's words joined as written and joined in sorted order."""
+    return "".join(name.tokens), "".join(sorted(name.tokens))
+
+
+def joined_similarity(a: tuple[str, str], b: tuple[str, str], as_written: float | None = None) -> float:
     """Joined spellings catch split or merged tokens ("Abdulhai" vs "Abdul Hai"): the
-    better of the words joined as written and joined in sorted order (0..1)."""
-    return max(ratio("".join(a), "".join(b)), ratio("".join(sorted(a)), "".join(sorted(b)))) / 100.0
+    better of the ``spellings`` joined as written and in sorted order (0..1).
+
+    ``as_written`` is ``ratio`` of the first two, where the caller has it already.
+    """
+    if as_written is None:
+        as_written = ratio(a[0], b[0])
+    return max(as_written, ratio(a[1], b[1])) / 100.0
 
 
 def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats, config: MatchingConfig = DEFAULT
@@ -141,19 +151,19 @@ def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats, config: Matchi
     person = a.kind == "person"
     best: tuple[float, NameFeature | None, NameFeature | None] = (0.0, None, None)
     agreeing: set[tuple[str, ...]] = set()
-    # Each name's words as a set and joined (as written and sorted) once per pair, not once per name pair.
-    spelled_b = [(nb, set(nb.tokens), "".join(nb.tokens), "".join(sorted(nb.tokens))) for nb in b.names]
+    # Each name's words as a set and its spellings once per pair, not once per name pair.
+    spelled_b = [(nb, set(nb.tokens), spellings(nb)) for nb in b.names]
     for na in a.names:
-        a_set, a_joined, a_sorted = set(na.tokens), "".join(na.tokens), "".join(sorted(na.tokens))
-        for nb, b_set, b_joined, b_sorted in spelled_b:
+        a_set, a_spelled = set(na.tokens), spellings(na)
+        for nb, b_set, b_spelled in spelled_b:
             # Arabic-script skeletons are compared with Latin names' skeletons below, not with their words.
             if na.skeleton != nb.skeleton:
                 continue
-            joined = ratio(a_joined, b_joined)
+            as_written = ratio(a_spelled[0], b_spelled[0])
             # Cheap screen: no common token and unlike spellings cannot reach a useful score.
-            if joined < 60 and a_set.isdisjoint(b_set):
+            if as_written < 60 and a_set.isdisjoint(b_set):
                 continue
-            joined = max(joined, ratio(a_sorted, b_sorted)) / 100.0  # as ``joined_similarity``
+            joined = joined_similarity(a_spelled, b_spelled, as_written)
             factor = config.weak_name_factor if min(na.weight, nb.weight) < 1.0 else 1.0
             sim = name_similarity(na, nb, stats, person, config, joined) * factor
             if sim >= 0.9:
@@ -218,8 +228,6 @@ def birth_date_relation(dates_a: list[tuple[int, int, bool]], dates_b: list[tupl
 
 def _shared_identifiers(a: MatchRecord, b: MatchRecord) -> list[str]:
     """Equal values of compatible identifier types, as ``type:value`` (``a-type/b-type:value`` across types)."""
-    if not (a.identifiers and b.identifiers):
-        return []  # most records of persons carry no identifier at all
     shared = []
     for ta, values_a in a.identifiers.items():
         for tb, values_b in b.identifiers.items():
@@ -284,11 +292,12 @@ def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
     # Primary names agreeing outrank a shared alias when links compete for the same record.
     score += config.primary_bonus * sum(n is not None and n.type == "primary" for n in (na, nb))
 
-    shared_ids = _shared_identifiers(a, b)
+    both_identified = bool(a.identifiers and b.identifiers)  # most records of persons carry none
+    shared_ids = _shared_identifiers(a, b) if both_identified else []
     shared_refs = sorted(a.un_refs & b.un_refs)
     if not (shared_ids or shared_refs):
         conflicts_ids = []
-        if a.identifiers and b.identifiers:  # most records of persons carry none
+        if both_identified:
             conflicts_ids = sorted(t for t in SINGLE_ID_TYPES if a.identifiers.get(t) and b.identifiers.get(t))
         if conflicts_ids:
             explanation["identifiers"] = {"value": f"different {', '.join(conflicts_ids)}",

@@ -27,7 +27,7 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import JSON, Boolean, Connection, Date, DateTime, Table, inspect, text
+from sqlalchemy import JSON, Boolean, Connection, Date, DateTime, Index, Table, inspect, text
 
 
 _encode = json.JSONEncoder().encode  # what json.dumps does, without re-checking its options per value
@@ -147,7 +147,7 @@ def emptied_for_load(connection: Connection, table: Table) -> Iterator[None]:
     would lock the table against readers (screening reads the match keys) until
     the transaction ends.
     """
-    dropped: list = []
+    dropped: list[Index] = []
     if connection.dialect.name == "sqlite" and connection.connection.driver_connection.in_transaction:
         present = {index["name"] for index in inspect(connection).get_indexes(table.name)}
         dropped = [index for index in table.indexes if index.name in present]
