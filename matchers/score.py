@@ -47,7 +47,7 @@ ID_IS_TARGET_KINDS = frozenset({"vessel", "aircraft"})
 
 
 def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, person: bool = True,
-                    config: MatchingConfig = DEFAULT) -> float:
+                    config: MatchingConfig = DEFAULT, need: float = 0.0) -> float:
     """How much of both names is matched, weighting tokens by rarity.
 
     The shorter name must be covered well.  For persons, tokens missing from
@@ -63,6 +63,11 @@ def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, p
     in edits (``token_edits``): most pairs fail that test, so it comes first.
     This is the innermost loop of matching (six million word pairs on the
     real lists), hence the local names.
+
+    ``need``: the caller only cares whether the result reaches this much.  Once
+    the words still to align could no longer lift it that high, even matching
+    perfectly, a bound below ``need`` is returned instead of the exact value
+    (``prune_level`` says how the scorer chooses it).
     """
     short, long_ = (a, b) if len(a) <= len(b) else (b, a)
     idf = stats.weight_of
@@ -71,6 +76,14 @@ def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, p
     matched_short = 0.0
     matched_long = 0.0
     threshold = config.token_match if len(short) > 1 else 0.95
+    short_weight = 0.6 if person else 0.5
+    if need > 0.0:
+        total_short = sum(map(idf, short))
+        # Every word matched at most once and at similarity at most 1: the shorter name's
+        # rarity left unmatched caps both its cover and the name's mass.
+        left = total_short
+        if min(1.0, total_short / config.min_name_mass) < need:
+            return 0.0
     for token in short:
         best, best_j = 0.0, -1
         number = token.isdigit()
@@ -87,14 +100,24 @@ def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, p
                 best, best_j = sim, j
                 if sim == 1.0:
                     break  # nothing can beat an equal word
+        if need > 0.0:
+            left -= idf(token)
         # A one-word name must match almost exactly: "Yenergy" is not "AA Energy".
         if best >= threshold:
             used.add(best_j)
             matched_short += idf(token) * best
             matched_long += idf(long_[best_j]) * best
+        elif need > 0.0:
+            # This word's rarity is lost for good: at best every word still to come matches.
+            reachable = matched_short + left
+            bound = ((short_weight * reachable / total_short + 1 - short_weight)
+                     * min(1.0, reachable / config.min_name_mass)) if total_short else 0.0
+            if bound < need:
+                return bound
     if not used:
         return 0.0  # nothing matched: the cover below would be 0 too
-    total_short = sum(map(idf, short))
+    if need <= 0.0:
+        total_short = sum(map(idf, short))
     if not total_short:
         return 0.0
     # An unmatched patronymic in the longer name costs little; any other missing word costs in full.
@@ -103,7 +126,6 @@ def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, p
     total_long = matched_long + sum(idf(t) * (0.25 if p else 1.0) for t, p in zip(unmatched, patronymic))
     cover_short = matched_short / total_short
     cover_long = matched_long / total_long if total_long else 0.0
-    short_weight = 0.6 if person else 0.5
     mass = min(1.0, matched_short / config.min_name_mass)
     score = (short_weight * cover_short + (1 - short_weight) * cover_long) * mass
     # Both names carrying a word the other lacks ("Yasir" / "Omar" before the same family
@@ -114,12 +136,13 @@ def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, p
 
 
 def name_similarity(a: NameFeature, b: NameFeature, stats: TokenStats, person: bool = True,
-                    config: MatchingConfig = DEFAULT, joined: float | None = None) -> float:
+                    config: MatchingConfig = DEFAULT, joined: float | None = None, need: float = 0.0) -> float:
     """Similarity of two names: their words aligned, or their joined spellings.
 
     ``joined`` is ``joined_similarity`` of the two, where the caller has it already.
+    ``need``: a result below it may be a bound instead of the exact value (``token_alignment``).
     """
-    aligned = token_alignment(a.tokens, b.tokens, stats, person, config)
+    aligned = token_alignment(a.tokens, b.tokens, stats, person, config, need)
     if joined is None:
         joined = joined_similarity(spellings(a), spellings(b))
     if joined < 0.92:
@@ -145,10 +168,20 @@ def joined_similarity(a: tuple[str, str], b: tuple[str, str], as_written: float 
     return max(as_written, ratio(a[1], b[1])) / 100.0
 
 
-def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats, config: MatchingConfig = DEFAULT
-               ) -> tuple[float, int, NameFeature | None, NameFeature | None]:
-    """Best name similarity over all name pairs, and how many distinct names agree (>= 0.9)."""
+# Name similarity at which a name pair counts as one more agreeing name (``best_names``).
+AGREEING = 0.9
+
+
+def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats, config: MatchingConfig = DEFAULT,
+               need: float = 0.0) -> tuple[float, int, NameFeature | None, NameFeature | None]:
+    """Best name similarity over all name pairs, and how many distinct names agree (>= 0.9).
+
+    ``need``: the caller discards the result unless the best similarity reaches this
+    much.  Name pairs that provably stay below ``prune_level(need)`` are then not
+    aligned word by word: none of them could be the best, or agree.
+    """
     person = a.kind == "person"
+    prune = prune_level(need)
     best: tuple[float, NameFeature | None, NameFeature | None] = (0.0, None, None)
     agreeing: set[tuple[str, ...]] = set()
     # Each name's words as a set and its spellings once per pair, not once per name pair.
@@ -165,8 +198,8 @@ def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats, config: Matchi
                 continue
             joined = joined_similarity(a_spelled, b_spelled, as_written)
             factor = config.weak_name_factor if min(na.weight, nb.weight) < 1.0 else 1.0
-            sim = name_similarity(na, nb, stats, person, config, joined) * factor
-            if sim >= 0.9:
+            sim = name_similarity(na, nb, stats, person, config, joined, prune / factor if prune and factor > 0 else 0.0) * factor
+            if sim >= AGREEING:
                 agreeing.add(na.tokens)
             if sim > best[0]:
                 best = (sim, na, nb)
@@ -180,7 +213,7 @@ def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats, config: Matchi
             for nb in y.latin_skeletons():
                 factor = config.skeleton_factor * (config.weak_name_factor if min(na.weight, nb.weight) < 1.0
                                                    else 1.0)
-                sim = name_similarity(na, nb, flat, person, config) * factor
+                sim = name_similarity(na, nb, flat, person, config, need=prune / factor if prune and factor > 0 else 0.0) * factor
                 if sim > best[0]:
                     best = (sim, nb, na) if flip else (sim, na, nb)
     return best[0], len(agreeing), best[1], best[2]
@@ -273,15 +306,76 @@ def _duplicate_evidence(a: MatchRecord, b: MatchRecord, shared_ids: list[str], c
     return None
 
 
+# Below ``floor`` by this much at least before a pair is set aside unscored: the score is
+# rounded to four places before it is banded, and the bound is summed in another order.
+FLOOR_MARGIN = 0.001
+
+
+def prune_level(need: float) -> float:
+    """Name pairs provably below this similarity can be skipped when the best must reach
+    ``need``: never above ``AGREEING``, so the count of agreeing names stays exact."""
+    return min(need, AGREEING) - 1e-9 if need > 0.0 else 0.0
+
+
+def _bounds_hold(config: MatchingConfig) -> bool:
+    """Whether a name similarity is at most 1 under this configuration (the bounds assume it)."""
+    return all(0.0 < f <= 1.0 for f in (config.weak_name_factor, config.skeleton_factor, config.mismatch_factor))
+
+
 def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
-               config: MatchingConfig = DEFAULT) -> tuple[float, dict]:
-    """(score in 0..1, explanation) for two designations."""
+               config: MatchingConfig = DEFAULT, floor: float | None = None) -> tuple[float, dict]:
+    """(score in 0..1, explanation) for two designations.
+
+    ``floor``: the caller keeps only pairs scoring at least this much (a match
+    stores pairs from the ``near`` band up).  A pair that provably scores less
+    then returns ``(0.0, {})`` at once, and names that cannot lift it there are
+    not aligned: nine candidate pairs in ten score below ``near`` on the real
+    lists.  The evidence besides names is weighed first, which bounds what the
+    names must reach; every pair that does reach the floor gets exactly the
+    score and explanation it would without one.
+    """
     explanation: dict[str, dict] = {}
     if a.kind != b.kind:
         explanation["kind"] = {"value": f"{a.kind} vs {b.kind}", "contribution": "never the same target"}
         return 0.0, explanation
 
-    name_score, agreeing, na, nb = best_names(a, b, stats, config)
+    both_identified = bool(a.identifiers and b.identifiers)  # most records of persons carry none
+    shared_ids = _shared_identifiers(a, b) if both_identified else []
+    shared_refs = sorted(a.un_refs & b.un_refs)
+    conflicts_ids: list[str] = []
+    un_ref_conflict = False
+    if not (shared_ids or shared_refs):
+        if both_identified:
+            conflicts_ids = sorted(t for t in SINGLE_ID_TYPES if a.identifiers.get(t) and b.identifiers.get(t))
+        un_ref_conflict = bool(a.un_refs and b.un_refs)
+    dob = _dob_relation(a, b)
+    dob_effect = {"same-day": config.dob_same_day, "compatible": config.dob_compatible,
+                  "near": config.dob_near, "conflict": config.dob_conflict, "unknown": 0.0}[dob]
+    nationality_agree = None
+    nationality_effect = 0.0
+    if a.nationalities and b.nationalities:
+        nationality_agree = bool(a.nationalities & b.nationalities)
+        nationality_effect = config.nationality_agree if nationality_agree else config.nationality_conflict
+    gender_conflict = bool(a.gender and b.gender and a.gender != b.gender)
+    branch = _branch(a, b)
+    branch_effect = 0.0
+    if branch:
+        branch_effect = config.branch_agree if branch[0] == "same office" else config.branch_conflict
+
+    need = 0.0
+    # An equal identifier sets the score whatever the names, and so does duplicate evidence
+    # within one jurisdiction: only other pairs are bounded.
+    if (floor is not None and not (shared_ids or shared_refs) and a.jurisdiction != b.jurisdiction
+            and _bounds_hold(config)):
+        most_besides_names = (max(0.0, config.name_support * 5) + max(0.0, config.primary_bonus * 2)
+                              + config.id_conflict * (bool(conflicts_ids) + un_ref_conflict) + dob_effect
+                              + nationality_effect + (config.gender_conflict if gender_conflict else 0.0)
+                              + branch_effect)
+        need = floor - FLOOR_MARGIN - most_besides_names
+        if need > 1.0:
+            return 0.0, {}
+
+    name_score, agreeing, na, nb = best_names(a, b, stats, config, need)
     explanation["name"] = {"value": f"{na.text if na else '-'} ~ {nb.text if nb else '-'}",
                            "types": [na.type if na else None, nb.type if nb else None],
                            "agreeing_names": agreeing,
@@ -292,48 +386,33 @@ def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
     # Primary names agreeing outrank a shared alias when links compete for the same record.
     score += config.primary_bonus * sum(n is not None and n.type == "primary" for n in (na, nb))
 
-    both_identified = bool(a.identifiers and b.identifiers)  # most records of persons carry none
-    shared_ids = _shared_identifiers(a, b) if both_identified else []
-    shared_refs = sorted(a.un_refs & b.un_refs)
-    if not (shared_ids or shared_refs):
-        conflicts_ids = []
-        if both_identified:
-            conflicts_ids = sorted(t for t in SINGLE_ID_TYPES if a.identifiers.get(t) and b.identifiers.get(t))
-        if conflicts_ids:
-            explanation["identifiers"] = {"value": f"different {', '.join(conflicts_ids)}",
-                                          "contribution": config.id_conflict}
-            score += config.id_conflict
-        if a.un_refs and b.un_refs:
-            explanation["un_reference"] = {"value": f"{sorted(a.un_refs)} vs {sorted(b.un_refs)}",
-                                           "contribution": config.id_conflict}
-            score += config.id_conflict
+    if conflicts_ids:
+        explanation["identifiers"] = {"value": f"different {', '.join(conflicts_ids)}",
+                                      "contribution": config.id_conflict}
+        score += config.id_conflict
+    if un_ref_conflict:
+        explanation["un_reference"] = {"value": f"{sorted(a.un_refs)} vs {sorted(b.un_refs)}",
+                                       "contribution": config.id_conflict}
+        score += config.id_conflict
 
-    dob = _dob_relation(a, b)
-    dob_effect = {"same-day": config.dob_same_day, "compatible": config.dob_compatible,
-                  "near": config.dob_near, "conflict": config.dob_conflict, "unknown": 0.0}[dob]
     explanation["birth_date"] = {"value": dob, "contribution": dob_effect}
     score += dob_effect
 
-    if a.nationalities and b.nationalities:
-        agree = bool(a.nationalities & b.nationalities)
-        effect = config.nationality_agree if agree else config.nationality_conflict
-        explanation["nationality"] = {"value": "agree" if agree else
+    if nationality_agree is not None:
+        explanation["nationality"] = {"value": "agree" if nationality_agree else
                                       f"{sorted(a.nationalities)} vs {sorted(b.nationalities)}",
-                                      "contribution": effect}
-        score += effect
+                                      "contribution": nationality_effect}
+        score += nationality_effect
     else:
         explanation["nationality"] = {"value": "unknown", "contribution": 0.0}
 
-    gender_conflict = bool(a.gender and b.gender and a.gender != b.gender)
     if gender_conflict:
         explanation["gender"] = {"value": f"{a.gender} vs {b.gender}", "contribution": config.gender_conflict}
         score += config.gender_conflict
 
-    branch = _branch(a, b)
     if branch:
-        effect = config.branch_agree if branch[0] == "same office" else config.branch_conflict
-        explanation["branch"] = {"value": f"{branch[0]}: {branch[1]}", "contribution": effect}
-        score += effect
+        explanation["branch"] = {"value": f"{branch[0]}: {branch[1]}", "contribution": branch_effect}
+        score += branch_effect
 
     # What an equal identifier cannot outweigh for a person or an organisation.
     conflicts = []

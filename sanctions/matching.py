@@ -94,7 +94,7 @@ def _pair_rows(loaded: list[Loaded], codes: Iterable[int], stats: TokenStats,
         # In key order: a full and an incremental match hold the records in different orders,
         # and name alignment is not symmetric in every tie.
         a, b = (loaded[i], loaded[j]) if loaded[i].key < loaded[j].key else (loaded[j], loaded[i])
-        score, explanation = score_pair(a.record, b.record, stats, config)
+        score, explanation = score_pair(a.record, b.record, stats, config, floor=config.near)
         band = config.band(score)
         if band is None:
             continue

@@ -326,3 +326,51 @@ def test_features_share_empty_and_country_sets_and_still_pickle():
     copied = pickle.loads(pickle.dumps(a))
     assert copied == a and copied.identifiers is a.identifiers
     assert score_pair(copied, b, TokenStats.build([a, b]))[0] == score_pair(a, b, TokenStats.build([a, b]))[0]
+
+
+def _candidate_records(lists):
+    from importers import open_location, parse
+    records = []
+    for source, path in lists:
+        records += [features(d) for d in parse(source, open_location(str(path), source)).designations]
+    return records
+
+
+def _floor_changes_nothing_kept(records, config):
+    """Every candidate pair scored with and without the matcher's floor (``near``):
+    the pairs a match keeps get the same score and explanation; the rest stay below it.
+    Returns how many were kept, and how many of the rest the floor cut short."""
+    stats = TokenStats.build(records, config)
+    kept = cut_short = 0
+    for i, j in sorted(candidate_pairs(records, stats, config).pairs):
+        a, b = sorted((records[i], records[j]), key=lambda r: r.key)
+        exact = score_pair(a, b, stats, config)
+        bounded = score_pair(a, b, stats, config, floor=config.near)
+        if config.band(exact[0]) is None:
+            assert config.band(bounded[0]) is None, (a.key, b.key)
+            cut_short += bounded != exact
+        else:
+            assert bounded == exact, (a.key, b.key)
+            kept += 1
+    return kept, cut_short
+
+
+def test_scoring_with_a_floor_keeps_every_pair_a_match_stores_unchanged():
+    from sanctions.demo import SAMPLE_FILES
+    from matchers.candidates import DEFAULT
+    kept, cut_short = _floor_changes_nothing_kept(_candidate_records(SAMPLE_FILES), DEFAULT)
+    assert kept > 100 and cut_short > 50
+
+
+def test_scoring_with_a_floor_on_full_lists_and_a_stricter_configuration():
+    """The UN and Canadian lists in full (5,762 records), under the default settings and under thresholds and factors that move every bound."""
+    from dataclasses import replace
+    from matchers.candidates import DEFAULT
+    from tests.conftest import real_file
+    records = _candidate_records([("un", real_file("un", "consolidated.xml")),
+                                  ("ca", real_file("ca", "sema-lmes.xml"))])
+    kept, cut_short = _floor_changes_nothing_kept(records, DEFAULT)
+    assert kept > 200 and cut_short > 1000
+    strict = replace(DEFAULT, near=0.8, low=0.85, weak_name_factor=0.7, mismatch_factor=0.8, dob_conflict=-0.6)
+    kept, cut_short = _floor_changes_nothing_kept(records, strict)
+    assert kept > 100 and cut_short > 1000
