@@ -18,8 +18,6 @@ next stages, run in order by ``sanctions.pipeline``.
 from __future__ import annotations
 
 import datetime as dt
-import gc
-import multiprocessing
 import os
 from array import array
 from collections import defaultdict
@@ -33,6 +31,7 @@ from sqlalchemy.orm import Session
 from matchers.candidates import (Candidates, TokenStats, blocking_keys, blocks, candidate_pairs, rarity_class,
                                  record_tokens)
 from matchers.features import MatchRecord, content_features
+from matchers.parallel import forked_map
 from matchers.score import score_pair
 from sanctions import bulk
 from sanctions.config import MatchingConfig, matching_config
@@ -106,11 +105,10 @@ def _pair_rows(loaded: list[Loaded], codes: Iterable[int], stats: TokenStats,
 # Pairs below this many are scored in this process: forking costs more than it saves.
 PARALLEL_MIN = 20_000
 SCORE_BATCH = 4_000
-_FORKED: tuple | None = None  # (loaded, stats, config, run_id), inherited by forked scoring workers
 
 
-def _score_batch(batch: array) -> list[dict[str, Any]]:
-    loaded, stats, config, run_id = _FORKED
+def _score_batch(state: tuple, batch: array) -> list[dict[str, Any]]:
+    loaded, stats, config, run_id = state
     return _pair_rows(loaded, batch, stats, config, run_id)
 
 
@@ -118,34 +116,14 @@ def _scored_rows(loaded: list[Loaded], ordered: array, stats: TokenStats,
                  config: MatchingConfig, run_id: int, workers: int):
     """Batches of pair rows to store, scored on ``workers`` processes when there are many.
 
-    Scoring is pure CPU over records already in memory, so forked workers
-    inherit them for free; this process scores its share of the batches and
-    writes the rows of finished ones: the store sees the same rows in the
-    same order whatever the number of workers.  Rows are yielded in
-    batches so that the explanations of every pair never sit in memory at once.
+    Scoring is pure CPU over records already in memory (``matchers.parallel``):
+    the store sees the same rows in the same order whatever the number of
+    workers.  Rows are yielded in batches so that the explanations of every
+    pair never sit in memory at once.
     """
-    starts = range(0, len(ordered), SCORE_BATCH)
-    if workers <= 1 or len(ordered) < PARALLEL_MIN or "fork" not in multiprocessing.get_all_start_methods():
-        for k in starts:
-            yield _pair_rows(loaded, ordered[k:k + SCORE_BATCH], stats, config, run_id)
-        return
-    global _FORKED
-    _FORKED = (loaded, stats, config, run_id)
-    # Frozen objects are left alone by the workers' garbage collector, which would
-    # otherwise write to every object's header and so copy every page of the records.
-    gc.freeze()
-    try:
-        # This process scores every ``workers``-th batch itself: one forked copy fewer
-        # of the records' pages (each worker touches, and so copies, most of them).
-        with multiprocessing.get_context("fork").Pool(workers - 1) as pool:
-            remote = pool.imap(_score_batch, (ordered[k:k + SCORE_BATCH] for n, k in enumerate(starts)
-                                              if n % workers))
-            for n, k in enumerate(starts):
-                yield (next(remote) if n % workers
-                       else _pair_rows(loaded, ordered[k:k + SCORE_BATCH], stats, config, run_id))
-    finally:
-        gc.unfreeze()
-        _FORKED = None
+    batches = [ordered[k:k + SCORE_BATCH] for k in range(0, len(ordered), SCORE_BATCH)]
+    yield from forked_map(_score_batch, (loaded, stats, config, run_id), batches,
+                          workers if len(ordered) >= PARALLEL_MIN else 1)
 
 
 def match_workers() -> int:
