@@ -121,9 +121,16 @@ _QUALIFIERS = (
 )
 
 
+# What each qualifier pattern needs in a name before it can match: most names have none
+# of these, and one literal search is cheaper than trying every pattern at every position.
+_QUALIFIER_SIGNS = re.compile(r"[(:\-]|BRANCH|OFFICE", re.I)
+
+
 def name_countries(text: str) -> set[str]:
     """Countries an organisation's name qualifies it by (a branch or country office)."""
     found: set[str] = set()
+    if not _QUALIFIER_SIGNS.search(text):
+        return found
     for pattern in _QUALIFIERS:
         for m in pattern.finditer(text):
             words = m[1].split()

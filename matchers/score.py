@@ -327,12 +327,14 @@ def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
     """(score in 0..1, explanation) for two designations.
 
     ``floor``: the caller keeps only pairs scoring at least this much (a match
-    stores pairs from the ``near`` band up).  A pair that provably scores less
-    then returns ``(0.0, {})`` at once, and names that cannot lift it there are
-    not aligned: nine candidate pairs in ten score below ``near`` on the real
-    lists.  The evidence besides names is weighed first, which bounds what the
-    names must reach; every pair that does reach the floor gets exactly the
-    score and explanation it would without one.
+    stores pairs from the ``near`` band up), and nine candidate pairs in ten
+    score less on the real lists.  The evidence besides names is then weighed
+    first, which bounds what the names must reach: a pair that cannot reach
+    the floor returns ``(0.0, {})`` at once, names that cannot lift it there
+    are not aligned word by word, and a pair that falls short returns its score
+    (or a bound of it, still below the floor) without an explanation.  Every
+    pair that reaches the floor gets exactly the score and explanation it
+    would without one.
     """
     explanation: dict[str, dict] = {}
     if a.kind != b.kind:
@@ -365,8 +367,9 @@ def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
     need = 0.0
     # An equal identifier sets the score whatever the names, and so does duplicate evidence
     # within one jurisdiction: only other pairs are bounded.
-    if (floor is not None and not (shared_ids or shared_refs) and a.jurisdiction != b.jurisdiction
-            and _bounds_hold(config)):
+    bounded = (floor is not None and not (shared_ids or shared_refs) and a.jurisdiction != b.jurisdiction
+               and _bounds_hold(config))
+    if bounded:
         most_besides_names = (max(0.0, config.name_support * 5) + max(0.0, config.primary_bonus * 2)
                               + config.id_conflict * (bool(conflicts_ids) + un_ref_conflict) + dob_effect
                               + nationality_effect + (config.gender_conflict if gender_conflict else 0.0)
@@ -376,43 +379,50 @@ def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
             return 0.0, {}
 
     name_score, agreeing, na, nb = best_names(a, b, stats, config, need)
-    explanation["name"] = {"value": f"{na.text if na else '-'} ~ {nb.text if nb else '-'}",
-                           "types": [na.type if na else None, nb.type if nb else None],
-                           "agreeing_names": agreeing,
-                           "contribution": round(name_score, 3)}
     # Several different names agreeing is more than one: a small bonus that also
     # ranks an all-round match above a single shared alias.
     score = name_score + config.name_support * min(max(agreeing - 1, 0), 5)
     # Primary names agreeing outrank a shared alias when links compete for the same record.
     score += config.primary_bonus * sum(n is not None and n.type == "primary" for n in (na, nb))
+    if conflicts_ids:
+        score += config.id_conflict
+    if un_ref_conflict:
+        score += config.id_conflict
+    score += dob_effect
+    if nationality_agree is not None:
+        score += nationality_effect
+    if gender_conflict:
+        score += config.gender_conflict
+    if branch:
+        score += branch_effect
+    if bounded:
+        # Nothing below changes a bounded pair's score (no equal identifier, two
+        # jurisdictions): one that falls short of the floor needs no explanation.
+        final = round(min(1.0, max(0.0, score)), 4)
+        if final < floor:
+            return final, {}
 
+    explanation["name"] = {"value": f"{na.text if na else '-'} ~ {nb.text if nb else '-'}",
+                           "types": [na.type if na else None, nb.type if nb else None],
+                           "agreeing_names": agreeing,
+                           "contribution": round(name_score, 3)}
     if conflicts_ids:
         explanation["identifiers"] = {"value": f"different {', '.join(conflicts_ids)}",
                                       "contribution": config.id_conflict}
-        score += config.id_conflict
     if un_ref_conflict:
         explanation["un_reference"] = {"value": f"{sorted(a.un_refs)} vs {sorted(b.un_refs)}",
                                        "contribution": config.id_conflict}
-        score += config.id_conflict
-
     explanation["birth_date"] = {"value": dob, "contribution": dob_effect}
-    score += dob_effect
-
     if nationality_agree is not None:
         explanation["nationality"] = {"value": "agree" if nationality_agree else
                                       f"{sorted(a.nationalities)} vs {sorted(b.nationalities)}",
                                       "contribution": nationality_effect}
-        score += nationality_effect
     else:
         explanation["nationality"] = {"value": "unknown", "contribution": 0.0}
-
     if gender_conflict:
         explanation["gender"] = {"value": f"{a.gender} vs {b.gender}", "contribution": config.gender_conflict}
-        score += config.gender_conflict
-
     if branch:
         explanation["branch"] = {"value": f"{branch[0]}: {branch[1]}", "contribution": branch_effect}
-        score += branch_effect
 
     # What an equal identifier cannot outweigh for a person or an organisation.
     conflicts = []

@@ -72,8 +72,10 @@ def _load(session: Session, where=None) -> list[Loaded]:
     if where is not None:
         stmt = stmt.where(where)
     stmt = stmt.order_by(Designation.key)
-    return [Loaded(i, h, content_features(c))
-            for i, h, c in session.execute(stmt.execution_options(yield_per=2000))]
+    # Through the session's connection (Core rows): the ORM's result layer cost a tenth
+    # of a full match's loading, for plain columns it has nothing to add to.
+    rows = session.connection().execute(stmt.execution_options(yield_per=2000))
+    return [Loaded(i, h, content_features(c)) for i, h, c in rows]
 
 
 def _load_ids(session: Session, ids: Iterable[int]) -> list[Loaded]:
