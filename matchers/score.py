@@ -172,6 +172,11 @@ def joined_similarity(a: tuple[str, str], b: tuple[str, str], as_written: float 
 AGREEING = 0.9
 
 
+def _scaled(prune: float, factor: float) -> float:
+    """What a name similarity must reach for ``similarity * factor`` to reach ``prune``."""
+    return prune / factor if prune and factor > 0 else 0.0
+
+
 def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats, config: MatchingConfig = DEFAULT,
                need: float = 0.0) -> tuple[float, int, NameFeature | None, NameFeature | None]:
     """Best name similarity over all name pairs, and how many distinct names agree (>= 0.9).
@@ -198,7 +203,7 @@ def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats, config: Matchi
                 continue
             joined = joined_similarity(a_spelled, b_spelled, as_written)
             factor = config.weak_name_factor if min(na.weight, nb.weight) < 1.0 else 1.0
-            sim = name_similarity(na, nb, stats, person, config, joined, prune / factor if prune and factor > 0 else 0.0) * factor
+            sim = name_similarity(na, nb, stats, person, config, joined, _scaled(prune, factor)) * factor
             if sim >= AGREEING:
                 agreeing.add(na.tokens)
             if sim > best[0]:
@@ -213,7 +218,7 @@ def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats, config: Matchi
             for nb in y.latin_skeletons():
                 factor = config.skeleton_factor * (config.weak_name_factor if min(na.weight, nb.weight) < 1.0
                                                    else 1.0)
-                sim = name_similarity(na, nb, flat, person, config, need=prune / factor if prune and factor > 0 else 0.0) * factor
+                sim = name_similarity(na, nb, flat, person, config, need=_scaled(prune, factor)) * factor
                 if sim > best[0]:
                     best = (sim, nb, na) if flip else (sim, na, nb)
     return best[0], len(agreeing), best[1], best[2]
