@@ -339,7 +339,8 @@ def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
     are not aligned word by word, and a pair that falls short returns its score
     (or a bound of it, still below the floor) without an explanation.  Every
     pair that reaches the floor gets exactly the score and explanation it
-    would without one.
+    would without one.  A floor of 0 (a ``near`` band from 0) bounds nothing:
+    scores are clamped at 0, so every pair reaches it.
     """
     explanation: dict[str, dict] = {}
     if a.kind != b.kind:
@@ -371,9 +372,10 @@ def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
 
     need = 0.0
     # An equal identifier sets the score whatever the names, and so does duplicate evidence
-    # within one jurisdiction: only other pairs are bounded.
-    bounded = (floor is not None and not (shared_ids or shared_refs) and a.jurisdiction != b.jurisdiction
-               and _bounds_hold(config))
+    # within one jurisdiction: only other pairs are bounded.  A floor of 0 keeps every pair
+    # (scores are clamped at 0), so nothing may then be cut short.
+    bounded = (floor is not None and floor > 0.0 and not (shared_ids or shared_refs)
+               and a.jurisdiction != b.jurisdiction and _bounds_hold(config))
     if bounded:
         most_besides_names = (max(0.0, config.name_support * 5) + max(0.0, config.primary_bonus * 2)
                               + config.id_conflict * (bool(conflicts_ids) + un_ref_conflict) + dob_effect

@@ -374,3 +374,8 @@ def test_scoring_with_a_floor_on_full_lists_and_a_stricter_configuration():
     strict = replace(DEFAULT, near=0.8, low=0.85, weak_name_factor=0.7, mismatch_factor=0.8, dob_conflict=-0.6)
     kept, cut_short = _floor_changes_nothing_kept(records, strict)
     assert kept > 100 and cut_short > 1000
+    # A near band from 0 keeps every pair that is not of two kinds (scores are clamped at 0):
+    # nothing may be cut short, even where the other evidence alone sinks a pair far below 0.
+    everything = replace(DEFAULT, near=0.0, low=0.5, dob_conflict=-1.2)
+    kept, cut_short = _floor_changes_nothing_kept(records[:1500] + records[-1500:], everything)
+    assert kept > 1000 and cut_short == 0
