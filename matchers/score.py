@@ -30,6 +30,7 @@ an officer can see why two records were, or were not, linked.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, Callable
 
 from rapidfuzz.distance import JaroWinkler
 from rapidfuzz.fuzz import ratio
@@ -350,25 +351,35 @@ def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
     both_identified = bool(a.identifiers and b.identifiers)  # most records of persons carry none
     shared_ids = _shared_identifiers(a, b) if both_identified else []
     shared_refs = sorted(a.un_refs & b.un_refs)
-    conflicts_ids: list[str] = []
-    un_ref_conflict = False
+    # The evidence besides names, in the order it is added to the score and explained:
+    # (feature, contribution, its explanation's value, made only for a pair that is kept).
+    evidence: list[tuple[str, float, Callable[[], Any]]] = []
     if not (shared_ids or shared_refs):
+        conflicts_ids = []
         if both_identified:
             conflicts_ids = sorted(t for t in SINGLE_ID_TYPES if a.identifiers.get(t) and b.identifiers.get(t))
-        un_ref_conflict = bool(a.un_refs and b.un_refs)
+        if conflicts_ids:
+            evidence.append(("identifiers", config.id_conflict, lambda: f"different {', '.join(conflicts_ids)}"))
+        if a.un_refs and b.un_refs:
+            evidence.append(("un_reference", config.id_conflict,
+                             lambda: f"{sorted(a.un_refs)} vs {sorted(b.un_refs)}"))
     dob = _dob_relation(a, b)
     dob_effect = {"same-day": config.dob_same_day, "compatible": config.dob_compatible,
                   "near": config.dob_near, "conflict": config.dob_conflict, "unknown": 0.0}[dob]
-    nationality_agree = None
-    nationality_effect = 0.0
+    evidence.append(("birth_date", dob_effect, lambda: dob))
     if a.nationalities and b.nationalities:
-        nationality_agree = bool(a.nationalities & b.nationalities)
-        nationality_effect = config.nationality_agree if nationality_agree else config.nationality_conflict
+        agree = bool(a.nationalities & b.nationalities)
+        evidence.append(("nationality", config.nationality_agree if agree else config.nationality_conflict,
+                         lambda: "agree" if agree else f"{sorted(a.nationalities)} vs {sorted(b.nationalities)}"))
+    else:
+        evidence.append(("nationality", 0.0, lambda: "unknown"))
     gender_conflict = bool(a.gender and b.gender and a.gender != b.gender)
+    if gender_conflict:
+        evidence.append(("gender", config.gender_conflict, lambda: f"{a.gender} vs {b.gender}"))
     branch = _branch(a, b)
-    branch_effect = 0.0
     if branch:
-        branch_effect = config.branch_agree if branch[0] == "same office" else config.branch_conflict
+        evidence.append(("branch", config.branch_agree if branch[0] == "same office" else config.branch_conflict,
+                         lambda: f"{branch[0]}: {branch[1]}"))
 
     need = 0.0
     # An equal identifier sets the score whatever the names, and so does duplicate evidence
@@ -378,9 +389,7 @@ def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
                and a.jurisdiction != b.jurisdiction and _bounds_hold(config))
     if bounded:
         most_besides_names = (max(0.0, config.name_support * 5) + max(0.0, config.primary_bonus * 2)
-                              + config.id_conflict * (bool(conflicts_ids) + un_ref_conflict) + dob_effect
-                              + nationality_effect + (config.gender_conflict if gender_conflict else 0.0)
-                              + branch_effect)
+                              + sum(contribution for _, contribution, _ in evidence))
         need = floor - FLOOR_MARGIN - most_besides_names
         if need > 1.0:
             return 0.0, {}
@@ -391,17 +400,8 @@ def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
     score = name_score + config.name_support * min(max(agreeing - 1, 0), 5)
     # Primary names agreeing outrank a shared alias when links compete for the same record.
     score += config.primary_bonus * sum(n is not None and n.type == "primary" for n in (na, nb))
-    if conflicts_ids:
-        score += config.id_conflict
-    if un_ref_conflict:
-        score += config.id_conflict
-    score += dob_effect
-    if nationality_agree is not None:
-        score += nationality_effect
-    if gender_conflict:
-        score += config.gender_conflict
-    if branch:
-        score += branch_effect
+    for _, contribution, _ in evidence:
+        score += contribution
     if bounded:
         # Nothing below changes a bounded pair's score (no equal identifier, two
         # jurisdictions): one that falls short of the floor needs no explanation.
@@ -413,23 +413,8 @@ def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
                            "types": [na.type if na else None, nb.type if nb else None],
                            "agreeing_names": agreeing,
                            "contribution": round(name_score, 3)}
-    if conflicts_ids:
-        explanation["identifiers"] = {"value": f"different {', '.join(conflicts_ids)}",
-                                      "contribution": config.id_conflict}
-    if un_ref_conflict:
-        explanation["un_reference"] = {"value": f"{sorted(a.un_refs)} vs {sorted(b.un_refs)}",
-                                       "contribution": config.id_conflict}
-    explanation["birth_date"] = {"value": dob, "contribution": dob_effect}
-    if nationality_agree is not None:
-        explanation["nationality"] = {"value": "agree" if nationality_agree else
-                                      f"{sorted(a.nationalities)} vs {sorted(b.nationalities)}",
-                                      "contribution": nationality_effect}
-    else:
-        explanation["nationality"] = {"value": "unknown", "contribution": 0.0}
-    if gender_conflict:
-        explanation["gender"] = {"value": f"{a.gender} vs {b.gender}", "contribution": config.gender_conflict}
-    if branch:
-        explanation["branch"] = {"value": f"{branch[0]}: {branch[1]}", "contribution": branch_effect}
+    for feature, contribution, value in evidence:
+        explanation[feature] = {"value": value(), "contribution": contribution}
 
     # What an equal identifier cannot outweigh for a person or an organisation.
     conflicts = []
@@ -443,13 +428,13 @@ def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
         if branch and branch[0] == "another office":
             conflicts.append(f"another office ({branch[1]})")
     if shared_ids or shared_refs:
-        evidence = shared_ids + [f"un-ref:{r}" for r in shared_refs]
+        equal = shared_ids + [f"un-ref:{r}" for r in shared_refs]
         if conflicts:
-            explanation["identifiers"] = {"value": evidence, "contribution": "review: equal identifier, but "
+            explanation["identifiers"] = {"value": equal, "contribution": "review: equal identifier, but "
                                           + "; ".join(conflicts), "conflicts": conflicts}
             score = config.id_conflict_score
         else:
-            explanation["identifiers"] = {"value": evidence, "contribution": "decisive"}
+            explanation["identifiers"] = {"value": equal, "contribution": "decisive"}
             score = max(score, config.id_decisive + 0.05)
 
     if a.jurisdiction == b.jurisdiction:
