@@ -25,7 +25,7 @@ from sanctions.db import DatabaseUnavailable, session_factory, writer
 from sanctions.locks import LockTimeout
 from sanctions.models import Designation, ImportRun
 from sanctions.regimes import regimes_for
-from sanctions.schema import ParsedList
+from sanctions.schema import SOURCES, ParsedList
 
 Progress = Callable[[str, int, int], None]  # phase, done, total
 log = logging.getLogger(__name__)
@@ -56,11 +56,21 @@ def apply_crosswalk(parsed: ParsedList) -> list[str]:
 
 
 def _check_keys(parsed: ParsedList, location: str) -> None:
+    """Keys are unique, and a key whose prefix names a source names the record's own jurisdiction.
+
+    ``matching.multi_jurisdiction_targets`` reads a designation's jurisdiction
+    from its key's prefix (``us-sdn:12345``); an importer that broke this would
+    be caught here, before anything is stored.
+    """
     seen: set[str] = set()
     for record in parsed.designations:
         if record.key in seen:
             raise ImportFailure(location, "the same key appears twice in the publication", record=record.key)
         seen.add(record.key)
+        prefix = record.key.partition(":")[0]
+        if prefix in SOURCES and SOURCES[prefix] != record.jurisdiction:
+            raise ImportFailure(location, f"the key names the source {prefix!r} of another jurisdiction "
+                                f"than {record.source!r}'s", record=record.key)
 
 
 class PartialRefused(Exception):

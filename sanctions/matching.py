@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from array import array
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, Callable, Iterable
@@ -37,6 +37,7 @@ from sanctions import bulk
 from sanctions.config import MatchingConfig, matching_config
 from sanctions.db import session_factory
 from sanctions.models import Designation, MatchKey, MatchPair, MatchRun, MatchState, TargetMember
+from sanctions.schema import SOURCES
 from sanctions.store import gc_paused
 
 CHUNK = 500
@@ -328,12 +329,27 @@ def explain(session: Session, key_a: str, key_b: str) -> dict[str, Any]:
 
 
 def multi_jurisdiction_targets(session: Session) -> dict[int, int]:
-    """How many targets are listed by 2, 3, … jurisdictions (counted in SQL: a store holds 400,000)."""
+    """How many targets are listed by 2, 3, … jurisdictions.
+
+    Read from the members of targets with several members alone: a key begins
+    with the name of its source (``us-sdn:12345``), which gives the
+    jurisdiction (``imports`` refuses a key whose prefix names another
+    source's).  Joining every such member to its designation row instead, as
+    this did before, took 1.6 to 2.4 s of a nightly match at factor 16.
+    Other prefixes (``gb-ofsi:`` for an OFSI row without an FCDO reference)
+    are looked up.
+    """
     shared = select(TargetMember.target_id).group_by(TargetMember.target_id).having(func.count() > 1)
-    per_target = (select(func.count(Designation.jurisdiction.distinct()).label("n"))
-                  .select_from(TargetMember).join(Designation, Designation.key == TargetMember.designation_key)
-                  .where(TargetMember.target_id.in_(shared))  # single-designation targets first: half the work
-                  .group_by(TargetMember.target_id)
-                  .having(func.count(Designation.jurisdiction.distinct()) > 1).subquery())
-    rows = session.execute(select(per_target.c.n, func.count()).group_by(per_target.c.n))
-    return dict(sorted((int(n), int(count)) for n, count in rows))
+    members = session.execute(select(TargetMember.target_id, TargetMember.designation_key)
+                              .where(TargetMember.target_id.in_(shared))).all()
+    jurisdiction_of = {key: SOURCES[prefix] for _, key in members
+                       if (prefix := key.partition(":")[0]) in SOURCES}
+    for chunk in _chunks(sorted({key for _, key in members} - jurisdiction_of.keys())):
+        jurisdiction_of.update(session.execute(select(Designation.key, Designation.jurisdiction)
+                                               .where(Designation.key.in_(chunk))).all())
+    jurisdictions: dict[str, set[str]] = defaultdict(set)
+    for target_id, key in members:
+        if key in jurisdiction_of:  # a member without a designation row counts for nothing, as in a join
+            jurisdictions[target_id].add(jurisdiction_of[key])
+    counts = Counter(len(found) for found in jurisdictions.values() if len(found) > 1)
+    return dict(sorted(counts.items()))

@@ -8,18 +8,20 @@ import json
 import re
 import subprocess
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from sanctions import gap_queries as gaps, imports, pipeline, queries
+from importers.common import ImportFailure
+from sanctions import gap_queries as gaps, imports, matching, pipeline, queries, schema
 from sanctions.cli import main
 from sanctions.config import MatchingConfig
 from sanctions.demo import SAMPLE_FILES
 from sanctions.db import session_factory
 from sanctions.models import Designation, Gap, MatchPair, MatchRun, PairDecision, TargetMember
+from sanctions.schema import ParsedList
 from tests.conftest import SAMPLES, SHARED_DATA, real_file
 
 
@@ -135,6 +137,51 @@ def test_officer_decisions_override_the_matcher(engine):
     # One of the two stays with the UK and UN records; which one is the matcher's call.
     assert together(engine, "us-sdn:7843", "gb:IRQ0062", "un:6908048") != together(engine, "eu:13", "gb:IRQ0062",
                                                                                     "un:6908048")
+
+
+def targets_by_jurisdictions_joined(session) -> dict[int, int]:
+    """The reference count: every member joined to its designation row."""
+    found = defaultdict(set)
+    for target_id, jurisdiction in session.execute(
+            select(TargetMember.target_id, Designation.jurisdiction)
+            .join(Designation, Designation.key == TargetMember.designation_key)):
+        found[target_id].add(jurisdiction)
+    counts = Counter(len(j) for j in found.values() if len(j) > 1)
+    return dict(sorted(counts.items()))
+
+
+def test_targets_by_jurisdictions_read_from_keys(engine):
+    """The ``match`` command's closing count reads jurisdictions off the keys: the same as a join."""
+    import_samples(engine)
+    pipeline.match(engine)
+    Session = session_factory(engine)
+    with Session() as session:
+        assert matching.multi_jurisdiction_targets(session) == targets_by_jurisdictions_joined(session)
+        assert sum(matching.multi_jurisdiction_targets(session).values()) > 10
+        # A UK member of a shared target, given a key without a source's name (as OFSI rows
+        # without an FCDO reference have): its jurisdiction is looked up, not read off the key.
+        target_id, key = session.execute(
+            select(TargetMember.target_id, TargetMember.designation_key)
+            .where(TargetMember.designation_key.like("gb:%"),
+                   TargetMember.target_id.in_(select(TargetMember.target_id).group_by(TargetMember.target_id)
+                                              .having(func.count() > 1)))
+            .order_by(TargetMember.designation_key).limit(1)).one()
+    before = targets_by_jurisdictions_joined(Session())
+    with Session.begin() as session:
+        session.execute(update(Designation).where(Designation.key == key).values(key="gb-ofsi:1"))
+        session.execute(update(TargetMember).where(TargetMember.designation_key == key)
+                        .values(designation_key="gb-ofsi:1"))
+    with Session() as session:
+        assert targets_by_jurisdictions_joined(session) == before
+        assert matching.multi_jurisdiction_targets(session) == before
+
+
+def test_import_refuses_a_key_naming_another_jurisdiction():
+    parsed = ParsedList(source="gb", format="test", designations=[
+        schema.Designation(source="gb", source_id="1", key="gb:1", kind="person", name="A"),
+        schema.Designation(source="gb", source_id="2", key="un:2", kind="person", name="B")])
+    with pytest.raises(ImportFailure, match=r"record un:2: the key names the source 'un'"):
+        imports._check_keys(parsed, "list.xml")
 
 
 def test_match_explain_and_exports_cli(engine, db_url):
