@@ -28,7 +28,6 @@ import re
 from importers.common import (
     ImportFailure,
     add_birth_dates,
-    child_text,
     dedupe,
     element_to_dict,
     join_parts,
@@ -37,6 +36,7 @@ from importers.common import (
     make_name,
     parse_day,
     parse_xml,
+    raw_text,
 )
 from importers.inputs import SourceFiles
 from sanctions.schema import Designation, ParsedList, Vessel
@@ -107,17 +107,19 @@ def split_aliases(text: str) -> list[tuple[str, str | None]]:
 
 
 def build(path: str, el) -> Designation:
-    country = child_text(el, "Country")
-    item = child_text(el, "Item")
+    # Every field is read from the record's raw copy, made first: one walk of its children.
+    raw = element_to_dict(el)
+    country = raw_text(raw, "Country")
+    item = raw_text(raw, "Item")
     if not country or not item:
         raise ImportFailure(path, "record without Country or Item", record=f"line {el.sourceline}")
-    schedule = child_text(el, "Schedule")
+    schedule = raw_text(raw, "Schedule")
     key = f"ca:{regime_key(country)}/{schedule_key(schedule)}/{item}"
-    last, given = child_text(el, "LastName"), child_text(el, "GivenName")
-    entity = child_text(el, "EntityOrShip")
-    imo = child_text(el, "ShipIMONumber")
-    title = child_text(el, "TitleOrShip")
-    born = child_text(el, "DateOfBirthOrShipBuildDate")
+    last, given = raw_text(raw, "LastName"), raw_text(raw, "GivenName")
+    entity = raw_text(raw, "EntityOrShip")
+    imo = raw_text(raw, "ShipIMONumber")
+    title = raw_text(raw, "TitleOrShip")
+    born = raw_text(raw, "DateOfBirthOrShipBuildDate")
     if last or given:
         kind = "person"
         full = join_parts(given, last)
@@ -133,13 +135,13 @@ def build(path: str, el) -> Designation:
         key=key,
         kind=kind,
         name=full,
-        listed_on=parse_day(child_text(el, "DateOfListing")),
+        listed_on=parse_day(raw_text(raw, "DateOfListing")),
         programmes=[country.strip()],
         legal_basis=f"Schedule {schedule}, item {item}" if schedule else f"Item {item}",
-        raw=element_to_dict(el),
+        raw=raw,
     )
     record.names.append(make_name(full, "primary", parts))
-    for alias, language in split_aliases(child_text(el, "Aliases") or ""):
+    for alias, language in split_aliases(raw_text(raw, "Aliases") or ""):
         name = make_name(alias, "alias", language=language)
         if name:
             record.names.append(name)

@@ -20,8 +20,9 @@ import re
 
 from importers.common import (
     ImportFailure,
+    add_birth_dates,
+    add_country,
     children,
-    child_text,
     clean,
     dedupe,
     element_to_dict,
@@ -29,11 +30,11 @@ from importers.common import (
     localname,
     make_identifier,
     make_name,
-    add_birth_dates,
-    add_country,
     parse_day,
     parse_xml,
-    path_texts,
+    raw_items,
+    raw_path_texts,
+    raw_text,
 )
 from importers.countries import country_code
 from importers.inputs import SourceFiles
@@ -61,57 +62,60 @@ def parse(files: SourceFiles, source: str) -> ParsedList:
 
 
 def build(path: str, el, kind: str) -> Designation:
-    dataid = child_text(el, "DATAID")
+    # Every field is read from the record's raw copy, made first: one walk of its children.
+    raw = element_to_dict(el)
+    dataid = raw_text(raw, "DATAID")
     if not dataid:
         raise ImportFailure(path, "record without DATAID", record=f"line {el.sourceline}")
-    parts = {f"part{i}": child_text(el, tag) for i, tag in enumerate(
+    parts = {f"part{i}": raw_text(raw, tag) for i, tag in enumerate(
         ("FIRST_NAME", "SECOND_NAME", "THIRD_NAME", "FOURTH_NAME"), start=1)}
     full = " ".join(p for p in parts.values() if p)
     if not full:
         raise ImportFailure(path, "record without a name", record=f"DATAID {dataid}")
-    reference = child_text(el, "REFERENCE_NUMBER")
+    reference = raw_text(raw, "REFERENCE_NUMBER")
     record = Designation(
         source="un",
         source_id=dataid,
         key=f"un:{dataid}",
         kind=kind,
         name=full,
-        listed_on=parse_day(child_text(el, "LISTED_ON")),
-        updated_on=max(filter(None, map(parse_day, path_texts(el, "LAST_DAY_UPDATED", "VALUE"))), default=None),
-        programmes=[p for p in [child_text(el, "UN_LIST_TYPE")] if p],
-        remarks=child_text(el, "COMMENTS1"),
-        title=", ".join(path_texts(el, "TITLE", "VALUE")) or None,
-        position="; ".join(path_texts(el, "DESIGNATION", "VALUE")) or None,
-        gender=(child_text(el, "GENDER") or "").lower() or None,
-        raw=element_to_dict(el),
+        listed_on=parse_day(raw_text(raw, "LISTED_ON")),
+        updated_on=max(filter(None, map(parse_day, raw_path_texts(raw, "LAST_DAY_UPDATED", "VALUE"))),
+                       default=None),
+        programmes=[p for p in [raw_text(raw, "UN_LIST_TYPE")] if p],
+        remarks=raw_text(raw, "COMMENTS1"),
+        title=", ".join(raw_path_texts(raw, "TITLE", "VALUE")) or None,
+        position="; ".join(raw_path_texts(raw, "DESIGNATION", "VALUE")) or None,
+        gender=(raw_text(raw, "GENDER") or "").lower() or None,
+        raw=raw,
     )
     if reference:
         record.attributes.append(Attribute("UN reference number", reference))
     record.names.append(make_name(full, "primary", {k: v for k, v in parts.items() if v}))
-    original = make_name(child_text(el, "NAME_ORIGINAL_SCRIPT"), "alias")
+    original = make_name(raw_text(raw, "NAME_ORIGINAL_SCRIPT"), "alias")
     if original:
         record.names.append(original)
-    for alias in children(el, "INDIVIDUAL_ALIAS") + children(el, "ENTITY_ALIAS"):
-        quality = (child_text(alias, "QUALITY") or "").lower()
-        name = make_name(child_text(alias, "ALIAS_NAME"), "weak" if quality in ("low", "a.k.a. low") else "alias")
+    for alias in raw_items(raw, "INDIVIDUAL_ALIAS") + raw_items(raw, "ENTITY_ALIAS"):
+        quality = (raw_text(alias, "QUALITY") or "").lower()
+        name = make_name(raw_text(alias, "ALIAS_NAME"), "weak" if quality in ("low", "a.k.a. low") else "alias")
         if name:
             record.names.append(name)
-    for text in path_texts(el, "NATIONALITY", "VALUE"):
+    for text in raw_path_texts(raw, "NATIONALITY", "VALUE"):
         add_country(record, text, "nationality")
-    for dob in children(el, "INDIVIDUAL_DATE_OF_BIRTH"):
+    for dob in raw_items(raw, "INDIVIDUAL_DATE_OF_BIRTH"):
         _birth_date(record, dob)
-    for pob in children(el, "INDIVIDUAL_PLACE_OF_BIRTH"):
-        bits = [child_text(pob, t) for t in ("CITY", "STATE_PROVINCE", "COUNTRY")]
-        text = ", ".join(b for b in bits if b) or child_text(pob, "NOTE")
+    for pob in raw_items(raw, "INDIVIDUAL_PLACE_OF_BIRTH"):
+        bits = [raw_text(pob, t) for t in ("CITY", "STATE_PROVINCE", "COUNTRY")]
+        text = ", ".join(b for b in bits if b) or raw_text(pob, "NOTE")
         if text:
             record.birth_places.append(BirthPlace(text, country_code(bits[2])))
-    for addr in children(el, "INDIVIDUAL_ADDRESS") + children(el, "ENTITY_ADDRESS"):
-        bits = [child_text(addr, t) for t in ("STREET", "CITY", "STATE_PROVINCE", "ZIP_CODE", "COUNTRY")]
+    for addr in raw_items(raw, "INDIVIDUAL_ADDRESS") + raw_items(raw, "ENTITY_ADDRESS"):
+        bits = [raw_text(addr, t) for t in ("STREET", "CITY", "STATE_PROVINCE", "ZIP_CODE", "COUNTRY")]
         text = ", ".join(b for b in bits if b)
-        note = child_text(addr, "NOTE")
+        note = raw_text(addr, "NOTE")
         if text or note:
             record.addresses.append(Address(text or note, city=bits[1], country=country_code(bits[4])))
-    for doc in children(el, "INDIVIDUAL_DOCUMENT"):
+    for doc in raw_items(raw, "INDIVIDUAL_DOCUMENT"):
         _document(record, doc)
     for m in _COMPANY_IMO.finditer(record.remarks or ""):
         ident = make_identifier("imo", m[1], label="IMO number (comments)")
@@ -122,10 +126,10 @@ def build(path: str, el, kind: str) -> Designation:
     return record
 
 
-def _birth_date(record: Designation, el) -> None:
-    kind = (child_text(el, "TYPE_OF_DATE") or "").upper()
-    date, year = child_text(el, "DATE"), child_text(el, "YEAR")
-    lo, hi, note = child_text(el, "FROM_YEAR"), child_text(el, "TO_YEAR"), child_text(el, "NOTE")
+def _birth_date(record: Designation, raw) -> None:
+    kind = (raw_text(raw, "TYPE_OF_DATE") or "").upper()
+    date, year = raw_text(raw, "DATE"), raw_text(raw, "YEAR")
+    lo, hi, note = raw_text(raw, "FROM_YEAR"), raw_text(raw, "TO_YEAR"), raw_text(raw, "NOTE")
     if kind == "BETWEEN" and lo and hi:
         text = f"{lo} to {hi}"
     else:
@@ -137,15 +141,15 @@ def _birth_date(record: Designation, el) -> None:
     add_birth_dates(record, f"circa {text}" if kind == "APPROXIMATELY" else text)
 
 
-def _document(record: Designation, el) -> None:
-    number = child_text(el, "NUMBER")
+def _document(record: Designation, raw) -> None:
+    number = raw_text(raw, "NUMBER")
     if not number:
         return
-    label = clean(child_text(el, "TYPE_OF_DOCUMENT")) or ""
-    label2 = child_text(el, "TYPE_OF_DOCUMENT2")
-    country_text = child_text(el, "ISSUING_COUNTRY") or child_text(el, "COUNTRY_OF_ISSUE")
-    note = "; ".join(x for x in (label2, child_text(el, "DATE_OF_ISSUE"), child_text(el, "CITY_OF_ISSUE"),
-                                 child_text(el, "NOTE")) if x) or None
+    label = clean(raw_text(raw, "TYPE_OF_DOCUMENT")) or ""
+    label2 = raw_text(raw, "TYPE_OF_DOCUMENT2")
+    country_text = raw_text(raw, "ISSUING_COUNTRY") or raw_text(raw, "COUNTRY_OF_ISSUE")
+    note = "; ".join(x for x in (label2, raw_text(raw, "DATE_OF_ISSUE"), raw_text(raw, "CITY_OF_ISSUE"),
+                                 raw_text(raw, "NOTE")) if x) or None
     ident = make_identifier(id_type(label), number, country_code(country_text), label=label or None, note=note)
     if ident:
         record.identifiers.append(ident)

@@ -129,3 +129,29 @@ def test_element_to_dict_keeps_every_shape_of_xml():
     assert json.dumps(element_to_dict(root)) == json.dumps(
         {"@a": "1", "n": ["t", {"@k": "v", "#text": "s"}], "e": "", "m": "", "l": {"q": ["1", "2"]}, "w": ""})
     assert element_to_dict(etree.fromstring(b"<x> only text </x>")) == "only text"
+
+
+def test_raw_copy_reads_as_the_element_does():
+    """``raw_text``, ``raw_items`` and ``raw_path_texts`` on ``element_to_dict(el)`` give what
+    ``child_text``, ``children`` and ``path_texts`` give on ``el`` (the UN importer reads its
+    records from their raw copies): namespaces, repeated children, attributes, text beside
+    children, empty and whitespace-only elements, null markers."""
+    from lxml import etree
+
+    from importers.common import (child_text, children, element_to_dict, path_texts, raw_items,
+                                  raw_path_texts, raw_text)
+
+    el = etree.fromstring(
+        b'<r xmlns:y="urn:y"><y:A> first\n  line </y:A><A>second</A><B k="1"> with  attribute </B>'
+        b'<C>text<D>inner</D></C><E/><F>   </F><G>-0-</G><H><V>1</V><V> 2 </V></H><H><V>3</V><W>x</W></H>'
+        b'<I/><I><J>j</J></I><K k="1"/></r>')
+    raw = element_to_dict(el)
+    for name in "ABCDEFGHIJKZ":
+        assert raw_text(raw, name) == child_text(el, name), name
+        assert len(raw_items(raw, name)) == len(children(el, name)), name
+        for item, child in zip(raw_items(raw, name), children(el, name)):
+            for inner in "DVWJ":
+                assert raw_text(item, inner) == child_text(child, inner), (name, inner)
+    for path in (("H", "V"), ("H", "W"), ("I", "J"), ("C", "D"), ("Z", "V"), ("A",)):
+        assert raw_path_texts(raw, *path) == path_texts(el, *path), path
+    assert raw_path_texts(raw, "H", "V") == ["1", "2", "3"]
