@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import contextmanager
 from typing import Iterable, Iterator
 
 from sqlalchemy import (Column, Connection, Integer, MetaData, String, Table, Text, bindparam, event, inspect,
@@ -135,13 +136,43 @@ def index_new(conn: Connection, designations: list[tuple[int, Record]]) -> None:
     """
     if not designations or not _has_index(conn):
         return
-    # A generator, so that on PostgreSQL names are folded while the server indexes
-    # the entries already sent (its GIN trigram index is most of the write).
-    bulk.insert(conn, _ENTRY, _new_entries(designations))
+    with _trigrams_added_at_the_end(conn):
+        # A generator, so that on PostgreSQL names are folded while the server indexes
+        # the entries already sent (its GIN trigram index is most of the write).
+        bulk.insert(conn, _ENTRY, _new_entries(designations))
     ids = sorted(designation_id for designation_id, _ in designations)
     for i in range(0, len(ids), CHUNK):
         conn.execute(text("DELETE FROM search_pending WHERE designation_id IN :ids")
                      .bindparams(_expanding("ids")), {"ids": ids[i : i + CHUNK]})
+
+
+@contextmanager
+def _trigrams_added_at_the_end(conn: Connection) -> Iterator[None]:
+    """On SQLite, entries inserted inside reach the FTS5 trigram index in one statement at the end.
+
+    The trigger that adds each entry as it is inserted runs the FTS5 insert once
+    per row: the 59,000 entries of a first OFAC SDN import took 1.05 to 1.15 s
+    to write that way, 0.83 s with the trigger dropped for the load and the new
+    entries added in one INSERT ... SELECT.  The trigger is put back from its
+    own stored definition.  Only inserts may run inside (entries deleted there
+    could free ids below the new ones), and only in an open transaction, so that
+    the schema change is undone with everything else if the caller rolls back;
+    readers keep their snapshot meanwhile (WAL).  On PostgreSQL the GIN index
+    is kept by the server as rows arrive: nothing to do.
+    """
+    trigger = None
+    if conn.dialect.name == "sqlite" and conn.connection.driver_connection.in_transaction:
+        trigger = conn.execute(text("SELECT sql FROM sqlite_master WHERE type = 'trigger' "
+                                    "AND name = 'search_entry_ai'")).scalar()
+    if trigger is None:
+        yield
+        return
+    last = conn.execute(text("SELECT coalesce(max(id), 0) FROM search_entry")).scalar()
+    conn.execute(text("DROP TRIGGER search_entry_ai"))
+    yield
+    conn.execute(text("INSERT INTO search_fts(rowid, text) SELECT id, text FROM search_entry WHERE id > :last"),
+                 {"last": last})
+    conn.execute(text(trigger))
 
 
 def _new_entries(designations: list[tuple[int, Record]]) -> Iterator[dict]:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from sqlalchemy import text
 
 from sanctions import imports, search_index
@@ -54,3 +56,51 @@ def test_amended_designations_are_reindexed_like_a_rebuild(engine, tmp_path):
     with engine.begin() as conn:
         search_index.rebuild(conn)
     assert entries(engine) == written
+
+
+def _trigger(conn) -> str | None:
+    return conn.execute(text("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'search_entry_ai'")) \
+        .scalar()
+
+
+def test_sqlite_trigram_index_holds_every_entry_after_imports(engine, tmp_path):
+    """A first import adds its entries to FTS5 in one statement, with the per-row trigger dropped
+    meanwhile: the index must hold exactly the entries, and the trigger must be back as it was."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("FTS5 is SQLite's; PostgreSQL's GIN index is kept by the server")
+    with engine.connect() as conn:
+        trigger = _trigger(conn)
+    assert trigger
+    for source, path in SOURCES:
+        imports.run_import(engine, source, str(SAMPLES / path), expected_minimum=None)
+
+    def consistent() -> None:
+        with engine.begin() as conn:
+            assert _trigger(conn) == trigger
+            # rank 1: also checks the index against the entries table (raises where they differ).
+            conn.execute(text("INSERT INTO search_fts(search_fts, rank) VALUES ('integrity-check', 1)"))
+
+    consistent()
+    # Entries written later by the trigger (an amended designation, reindexed on commit) go in too.
+    edited = tmp_path / "us"
+    shutil.copytree(SAMPLES / "us", edited)
+    (edited / "sdn.csv").write_bytes((edited / "sdn.csv").read_bytes().replace(b"'ABU ALI'", b"'ABU ALIYEV'"))
+    assert imports.run_import(engine, "us-sdn", str(edited)).amended == 1
+    consistent()
+    with engine.connect() as conn:
+        hits = conn.execute(text("SELECT count(*) FROM search_fts WHERE search_fts MATCH :q"),
+                            {"q": f'"{search_index.fold_name("ABU ALIYEV")}"'}).scalar()
+    assert hits == 1
+
+
+def test_sqlite_trigger_survives_a_load_that_fails(engine):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("FTS5 is SQLite's")
+    with engine.connect() as conn:
+        trigger = _trigger(conn)
+    with pytest.raises(RuntimeError), engine.begin() as conn:
+        with search_index._trigrams_added_at_the_end(conn):
+            assert _trigger(conn) is None
+            raise RuntimeError("the load failed")
+    with engine.connect() as conn:
+        assert _trigger(conn) == trigger
