@@ -69,8 +69,9 @@ def _check_keys(parsed: ParsedList, location: str) -> None:
         seen.add(record.key)
         prefix = record.key.partition(":")[0]
         if prefix in SOURCES and SOURCES[prefix] != record.jurisdiction:
-            raise ImportFailure(location, f"the key names the source {prefix!r} of another jurisdiction "
-                                f"than {record.source!r}'s", record=record.key)
+            raise ImportFailure(location, f"the key names the source {prefix!r} (jurisdiction "
+                                f"{SOURCES[prefix]}), but the record is {record.source!r}'s (jurisdiction "
+                                f"{record.jurisdiction})", record=record.key)
 
 
 class PartialRefused(Exception):

@@ -333,11 +333,13 @@ def multi_jurisdiction_targets(session: Session) -> dict[int, int]:
 
     Read from the members of targets with several members alone: a key begins
     with the name of its source (``us-sdn:12345``), which gives the
-    jurisdiction (``imports`` refuses a key whose prefix names another
-    source's).  Joining every such member to its designation row instead, as
-    this did before, took 1.6 to 2.4 s of a nightly match at factor 16.
-    Other prefixes (``gb-ofsi:`` for an OFSI row without an FCDO reference)
-    are looked up.
+    jurisdiction (``imports`` refuses a key whose prefix names the source of
+    another jurisdiction).  Joining every such member to its designation row
+    instead, as this did before, took 1.6 to 2.4 s of a nightly match at
+    factor 16.  Other prefixes (``gb-ofsi:`` for an OFSI row without an FCDO
+    reference) are looked up.  Every member has a designation row:
+    clustering makes members only of stored designations, which are never
+    deleted (a delisted one is kept, as ``removed``).
     """
     shared = select(TargetMember.target_id).group_by(TargetMember.target_id).having(func.count() > 1)
     members = session.execute(select(TargetMember.target_id, TargetMember.designation_key)
@@ -349,7 +351,7 @@ def multi_jurisdiction_targets(session: Session) -> dict[int, int]:
                                                .where(Designation.key.in_(chunk))).all())
     jurisdictions: dict[str, set[str]] = defaultdict(set)
     for target_id, key in members:
-        if key in jurisdiction_of:  # a member without a designation row counts for nothing, as in a join
+        if key in jurisdiction_of:  # a looked-up key without a row (none should be) counts for nothing
             jurisdictions[target_id].add(jurisdiction_of[key])
     counts = Counter(len(found) for found in jurisdictions.values() if len(found) > 1)
     return dict(sorted(counts.items()))

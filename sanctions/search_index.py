@@ -156,7 +156,8 @@ def _trigrams_added_at_the_end(conn: Connection) -> Iterator[None]:
     entries added in one INSERT ... SELECT.  The trigger is put back from its
     own stored definition.  Only inserts may run inside (entries deleted there
     could free ids below the new ones), and only in an open transaction, so that
-    the schema change is undone with everything else if the caller rolls back;
+    the schema change is undone with everything else if the caller rolls back
+    (and the trigger is put back when the load fails, whatever the caller does next);
     readers keep their snapshot meanwhile (WAL).  On PostgreSQL the GIN index
     is kept by the server as rows arrive: nothing to do.
     """
@@ -169,10 +170,15 @@ def _trigrams_added_at_the_end(conn: Connection) -> Iterator[None]:
         return
     last = conn.execute(text("SELECT coalesce(max(id), 0) FROM search_entry")).scalar()
     conn.execute(text("DROP TRIGGER search_entry_ai"))
-    yield
-    conn.execute(text("INSERT INTO search_fts(rowid, text) SELECT id, text FROM search_entry WHERE id > :last"),
-                 {"last": last})
-    conn.execute(text(trigger))
+    try:
+        yield
+    finally:
+        # Also when the load failed: a caller that carried on and committed must not lose the
+        # trigger.  A transaction SQLite itself rolled back has restored the trigger already.
+        if conn.connection.driver_connection.in_transaction:
+            conn.execute(text("INSERT INTO search_fts(rowid, text) SELECT id, text FROM search_entry "
+                              "WHERE id > :last"), {"last": last})
+            conn.exec_driver_sql(trigger)  # as stored: not parsed for bind parameters
 
 
 def _new_entries(designations: list[tuple[int, Record]]) -> Iterator[dict]:

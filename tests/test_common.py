@@ -133,9 +133,9 @@ def test_element_to_dict_keeps_every_shape_of_xml():
 
 def test_raw_copy_reads_as_the_element_does():
     """``raw_text``, ``raw_items`` and ``raw_path_texts`` on ``element_to_dict(el)`` give what
-    ``child_text``, ``children`` and ``path_texts`` give on ``el`` (the UN importer reads its
-    records from their raw copies): namespaces, repeated children, attributes, text beside
-    children, empty and whitespace-only elements, null markers."""
+    ``child_text``, ``children`` and ``path_texts`` give on ``el`` (the UN and Canadian
+    importers read their records from their raw copies): namespaces, repeated children,
+    attributes, text beside children, empty and whitespace-only elements, null markers."""
     from lxml import etree
 
     from importers.common import (child_text, children, element_to_dict, path_texts, raw_items,

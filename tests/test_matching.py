@@ -158,19 +158,23 @@ def test_targets_by_jurisdictions_read_from_keys(engine):
     with Session() as session:
         assert matching.multi_jurisdiction_targets(session) == targets_by_jurisdictions_joined(session)
         assert sum(matching.multi_jurisdiction_targets(session).values()) > 10
-        # A UK member of a shared target, given a key without a source's name (as OFSI rows
-        # without an FCDO reference have): its jurisdiction is looked up, not read off the key.
-        target_id, key = session.execute(
-            select(TargetMember.target_id, TargetMember.designation_key)
-            .where(TargetMember.designation_key.like("gb:%"),
-                   TargetMember.target_id.in_(select(TargetMember.target_id).group_by(TargetMember.target_id)
-                                              .having(func.count() > 1)))
-            .order_by(TargetMember.designation_key).limit(1)).one()
-    before = targets_by_jurisdictions_joined(Session())
+        before = targets_by_jurisdictions_joined(session)
+        # The UK and UN members of one target, given keys with one prefix that names no source (as
+        # OFSI rows without an FCDO reference have): their jurisdictions are looked up, not read off
+        # the keys (which would make the two one jurisdiction).
+        target_id = session.scalars(
+            select(TargetMember.target_id).where(TargetMember.designation_key.like("gb:%"))
+            .where(TargetMember.target_id.in_(select(TargetMember.target_id)
+                                              .where(TargetMember.designation_key.like("un:%"))))
+            .order_by(TargetMember.target_id).limit(1)).one()
+        keys = session.scalars(select(TargetMember.designation_key).where(
+            TargetMember.target_id == target_id,
+            TargetMember.designation_key.like("gb:%") | TargetMember.designation_key.like("un:%"))).all()
     with Session.begin() as session:
-        session.execute(update(Designation).where(Designation.key == key).values(key="gb-ofsi:1"))
-        session.execute(update(TargetMember).where(TargetMember.designation_key == key)
-                        .values(designation_key="gb-ofsi:1"))
+        for n, key in enumerate(keys):
+            session.execute(update(Designation).where(Designation.key == key).values(key=f"ofsi-old:{n}"))
+            session.execute(update(TargetMember).where(TargetMember.designation_key == key)
+                            .values(designation_key=f"ofsi-old:{n}"))
     with Session() as session:
         assert targets_by_jurisdictions_joined(session) == before
         assert matching.multi_jurisdiction_targets(session) == before

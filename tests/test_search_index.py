@@ -1,6 +1,7 @@
 """The search entries an import writes from its records are the ones the commit hook writes from the stored rows."""
 from __future__ import annotations
 
+import contextlib
 import shutil
 
 import pytest
@@ -71,8 +72,21 @@ def test_sqlite_trigram_index_holds_every_entry_after_imports(engine, tmp_path):
     with engine.connect() as conn:
         trigger = _trigger(conn)
     assert trigger
-    for source, path in SOURCES:
-        imports.run_import(engine, source, str(SAMPLES / path), expected_minimum=None)
+    # The load really goes without the trigger (else this test would prove nothing about it).
+    loads_without_trigger = []
+    load = search_index._trigrams_added_at_the_end
+
+    @contextlib.contextmanager
+    def watched(conn):
+        with load(conn):
+            loads_without_trigger.append(_trigger(conn) is None)
+            yield
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(search_index, "_trigrams_added_at_the_end", watched)
+        for source, path in SOURCES:
+            imports.run_import(engine, source, str(SAMPLES / path), expected_minimum=None)
+    assert loads_without_trigger == [True] * len(SOURCES)
 
     def consistent() -> None:
         with engine.begin() as conn:
@@ -104,3 +118,13 @@ def test_sqlite_trigger_survives_a_load_that_fails(engine):
             raise RuntimeError("the load failed")
     with engine.connect() as conn:
         assert _trigger(conn) == trigger
+    # A caller that catches the failure and commits what it has keeps the trigger too.
+    with engine.begin() as conn:
+        try:
+            with search_index._trigrams_added_at_the_end(conn):
+                raise RuntimeError("the load failed")
+        except RuntimeError:
+            pass
+    with engine.begin() as conn:
+        assert _trigger(conn) == trigger
+        conn.execute(text("INSERT INTO search_fts(search_fts, rank) VALUES ('integrity-check', 1)"))
