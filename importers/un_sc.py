@@ -23,7 +23,6 @@ from importers.common import (
     add_birth_dates,
     add_country,
     children,
-    clean,
     dedupe,
     element_to_dict,
     id_type,
@@ -145,7 +144,7 @@ def _document(record: Designation, raw) -> None:
     number = raw_text(raw, "NUMBER")
     if not number:
         return
-    label = clean(raw_text(raw, "TYPE_OF_DOCUMENT")) or ""
+    label = raw_text(raw, "TYPE_OF_DOCUMENT") or ""  # cleaned already
     label2 = raw_text(raw, "TYPE_OF_DOCUMENT2")
     country_text = raw_text(raw, "ISSUING_COUNTRY") or raw_text(raw, "COUNTRY_OF_ISSUE")
     note = "; ".join(x for x in (label2, raw_text(raw, "DATE_OF_ISSUE"), raw_text(raw, "CITY_OF_ISSUE"),

@@ -128,6 +128,15 @@ def insert(connection: Connection, table: Table, rows: Iterable[dict[str, Any]])
     connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({placeholders})', list(values))
 
 
+def sqlite_transaction_open(connection: Connection) -> bool:
+    """Whether this is SQLite inside an open transaction, where a schema change (dropping an
+    index or a trigger for a bulk load) is part of the transaction and undone with it.
+
+    ``db.connect`` begins SQLite transactions explicitly, so the driver's own flag is true.
+    """
+    return connection.dialect.name == "sqlite" and connection.connection.driver_connection.in_transaction
+
+
 @contextmanager
 def emptied_for_load(connection: Connection, table: Table) -> Iterator[None]:
     """Empty a table for a bulk load; on SQLite, load it without its indexes, then build them once.
@@ -148,7 +157,7 @@ def emptied_for_load(connection: Connection, table: Table) -> Iterator[None]:
     the transaction ends.
     """
     dropped: list[Index] = []
-    if connection.dialect.name == "sqlite" and connection.connection.driver_connection.in_transaction:
+    if sqlite_transaction_open(connection):
         present = {index["name"] for index in inspect(connection).get_indexes(table.name)}
         dropped = [index for index in table.indexes if index.name in present]
         for index in dropped:

@@ -162,7 +162,7 @@ def _trigrams_added_at_the_end(conn: Connection) -> Iterator[None]:
     is kept by the server as rows arrive: nothing to do.
     """
     trigger = None
-    if conn.dialect.name == "sqlite" and conn.connection.driver_connection.in_transaction:
+    if bulk.sqlite_transaction_open(conn):
         trigger = conn.execute(text("SELECT sql FROM sqlite_master WHERE type = 'trigger' "
                                     "AND name = 'search_entry_ai'")).scalar()
     if trigger is None:
@@ -175,7 +175,7 @@ def _trigrams_added_at_the_end(conn: Connection) -> Iterator[None]:
     finally:
         # Also when the load failed: a caller that carried on and committed must not lose the
         # trigger.  A transaction SQLite itself rolled back has restored the trigger already.
-        if conn.connection.driver_connection.in_transaction:
+        if bulk.sqlite_transaction_open(conn):
             conn.execute(text("INSERT INTO search_fts(rowid, text) SELECT id, text FROM search_entry "
                               "WHERE id > :last"), {"last": last})
             conn.exec_driver_sql(trigger)  # as stored: not parsed for bind parameters
