@@ -201,3 +201,31 @@ def test_bad_gap_options_are_refused_with_the_choices(tmp_path, args, fragments)
     for fragment in fragments:
         assert fragment in result.output, result.output
     assert "no gaps" not in result.output.lower()
+
+
+def test_key_naming_another_jurisdiction_is_refused_and_nothing_stored_changes(engine, db_url, monkeypatch,
+                                                                                tmp_path):
+    """An importer that gave a UN record an OFAC key would make the closing count of the
+    ``match`` command read it as American: refused before anything is written."""
+    assert imports.run_import(engine, "un", str(UN_SAMPLE), expected_minimum=None).status == "succeeded"
+    with session_factory(engine)() as session:
+        before = session.execute(select(Designation.key, Designation.content_hash, Designation.status)
+                                 .order_by(Designation.key)).all()
+    real_parse = importers.parse
+
+    def parse_with_a_foreign_key(source, files):
+        parsed = real_parse(source, files)
+        parsed.designations[0].key = "us-sdn:99999"
+        return parsed
+
+    monkeypatch.setattr(importers, "parse", parse_with_a_foreign_key)
+    changed = tmp_path / "consolidated.xml"
+    changed.write_bytes(UN_SAMPLE.read_bytes() + b"\n<!-- republished -->\n")
+    result = cli("--db", db_url, "import", "un", str(changed))
+    assert_one_line_error(result, str(changed), "record us-sdn:99999",
+                          "names the source 'us-sdn' (jurisdiction us), but the record is 'un'")
+    with session_factory(engine)() as session:
+        after = session.execute(select(Designation.key, Designation.content_hash, Designation.status)
+                                .order_by(Designation.key)).all()
+    assert after == before and len(before) == 30
+    assert last_run(engine).status == "failed"
