@@ -18,7 +18,6 @@ next stages, run in order by ``sanctions.pipeline``.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from sqlalchemy.orm import Session
 from matchers.candidates import (Candidates, TokenStats, blocking_keys, blocks, candidate_pairs, rarity_class,
                                  record_tokens)
 from matchers.features import MatchRecord, content_features
-from matchers.parallel import forked_map
+from sanctions.parallel import forked_map, worker_processes
 from matchers.score import score_pair
 from sanctions import bulk
 from sanctions.config import MatchingConfig, matching_config
@@ -119,7 +118,7 @@ def _scored_rows(loaded: list[Loaded], ordered: array, stats: TokenStats,
                  config: MatchingConfig, run_id: int, workers: int, meanwhile: Callable[[], None] | None = None):
     """Batches of pair rows to store, scored on ``workers`` processes when there are many.
 
-    Scoring is pure CPU over records already in memory (``matchers.parallel``):
+    Scoring is pure CPU over records already in memory (``sanctions.parallel``):
     the store sees the same rows in the same order whatever the number of
     workers.  Rows are yielded in batches so that the explanations of every
     pair never sit in memory at once.  ``meanwhile`` runs in this process
@@ -128,13 +127,6 @@ def _scored_rows(loaded: list[Loaded], ordered: array, stats: TokenStats,
     batches = [ordered[k:k + SCORE_BATCH] for k in range(0, len(ordered), SCORE_BATCH)]
     yield from forked_map(_score_batch, (loaded, stats, config, run_id), batches,
                           workers if len(ordered) >= PARALLEL_MIN else 1, meanwhile)
-
-
-def match_workers() -> int:
-    """Scoring processes: ``[performance] match_workers`` (0, the default, means one per CPU)."""
-    from sanctions import config as settings
-    workers = settings.load()[("performance", "match_workers")] or 0
-    return workers if workers > 0 else (os.cpu_count() or 1)
 
 
 def _store_pairs(session: Session, loaded: list[Loaded], pairs: array | Iterable[tuple[int, int]],
@@ -305,7 +297,7 @@ def run_match(engine: Engine, full: bool = False, config: MatchingConfig | None 
     It does not cluster or refresh gaps: ``pipeline.match`` runs those stages next.
     """
     config = config or matching_config()
-    workers = match_workers()  # a bad setting is refused before anything is written
+    workers = worker_processes()  # a bad setting is refused before anything is written
     Session = session_factory(engine)
     with Session.begin() as session:
         first = session.scalar(select(func.count()).select_from(MatchState)) == 0

@@ -1,4 +1,4 @@
-"""Forked workers (``matchers.parallel``): the same results in the same order as one process,
+"""Forked workers (``sanctions.parallel``): the same results in the same order as one process,
 work shared while this process does something else first, and failures raised, never hung on."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from matchers.parallel import forked_map
+from sanctions.parallel import forked_map
 from sanctions import matching, pipeline
 from sanctions.db import session_factory
 from sanctions.models import MatchKey, MatchPair, MatchState

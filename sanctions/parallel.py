@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import multiprocessing.connection
 import threading
 import traceback
@@ -29,6 +30,14 @@ from typing import Any, Callable, Iterator, Sequence, TypeVar
 
 Chunk = TypeVar("Chunk")
 Result = TypeVar("Result")
+
+
+def worker_processes() -> int:
+    """Processes for parallel work (a large match's scoring, a first import's search entries):
+    ``[performance] match_workers`` (0, the default, means one per CPU)."""
+    from sanctions import config as settings
+    workers = settings.load()[("performance", "match_workers")] or 0
+    return workers if workers > 0 else (os.cpu_count() or 1)
 
 
 def _claim(counter: Any, total: int) -> int | None:
