@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import queue
 import sqlite3
+import threading
 from contextlib import contextmanager
-from itertools import chain
+from itertools import chain, islice
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from sqlalchemy import JSON, Boolean, Connection, Date, DateTime, Index, Table, inspect, text
+from sqlalchemy import JSON, Boolean, Connection, Date, DateTime, Index, Table, event, inspect, text
 
 
 _encode = json.JSONEncoder().encode  # what json.dumps does, without re-checking its options per value
@@ -122,7 +124,7 @@ def insert(connection: Connection, table: Table, rows: Iterable[dict[str, Any]])
                     copy.write_row(row)
         return
     if dialect == "sqlite":
-        _sqlite_insert(connection, table.name, quoted, len(columns), list(values))
+        _sqlite_insert(connection, table.name, quoted, len(columns), values)
         return
     placeholders = ", ".join("%s" for _ in columns)
     connection.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({placeholders})', list(values))
@@ -177,22 +179,105 @@ SQLITE_ROWS_PER_STATEMENT = 1000
 
 
 def _sqlite_insert(connection: Connection, name: str, quoted: str, width: int,
-                   values: list[tuple[Any, ...]]) -> None:
-    # Through SQLAlchemy (not the raw cursor), so that its BEGIN has been issued for this transaction.
+                   values: Iterator[tuple[Any, ...]]) -> None:
     # The build's limit on parameters per statement (32,766 by default, 999 before SQLite 3.32).
     limit = connection.connection.driver_connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     per = max(1, min(SQLITE_ROWS_PER_STATEMENT, limit // width))
+    writer = connection.info.get(_WRITER)
+    # Through SQLAlchemy (not the raw cursor), so that its BEGIN has been issued for this
+    # transaction; a background writer is only set up inside an open one.
+    execute = writer.submit if writer is not None else connection.exec_driver_sql
     row = "(" + ", ".join("?" * width) + ")"
-    full = ""
-    for start in range(0, len(values), per):
-        chunk = values[start:start + per]
-        if len(chunk) == per:
-            # The same text each time, so sqlite3's statement cache prepares it once.
-            full = full or f'INSERT INTO "{name}" ({quoted}) VALUES {", ".join([row] * per)}'
-            sql = full
-        else:
-            sql = f'INSERT INTO "{name}" ({quoted}) VALUES {", ".join([row] * len(chunk))}'
-        connection.exec_driver_sql(sql, tuple(chain.from_iterable(chunk)))
+    full = f'INSERT INTO "{name}" ({quoted}) VALUES {", ".join([row] * per)}'
+    values = iter(values)
+    while chunk := list(islice(values, per)):
+        # Full statements have the same text each time, so sqlite3's statement cache prepares it once.
+        sql = full if len(chunk) == per else f'INSERT INTO "{name}" ({quoted}) VALUES {", ".join([row] * len(chunk))}'
+        execute(sql, tuple(chain.from_iterable(chunk)))
+
+
+_WRITER = "bulk_background_writer"  # key of a connection's background writer in ``connection.info``
+
+
+class _BackgroundWriter:
+    """A thread that runs one SQLite connection's bulk INSERTs in the order they come.
+
+    sqlite3 lets go of Python's lock while SQLite executes a statement (its
+    B-trees, indexes and triggers), so the caller builds the next rows
+    meanwhile.  Statements wait in a short queue (a few thousand rows at most).
+    After a failure the rest are skipped and the error is raised to the caller
+    at its next insert, or when the scope ends.
+    """
+
+    def __init__(self, driver: sqlite3.Connection) -> None:
+        self.driver = driver
+        self.pending: queue.Queue = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="sqlite-bulk-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self.pending.get()
+            try:
+                if item is None:
+                    return
+                if self.error is None:
+                    self.driver.execute(*item)
+            except BaseException as error:
+                self.error = error
+            finally:
+                self.pending.task_done()
+
+    def submit(self, sql: str, parameters: tuple) -> None:
+        self._raise_failure()
+        self.pending.put((sql, parameters))
+
+    def wait(self) -> None:
+        """Until every statement submitted has run; raises the first failure."""
+        self.pending.join()
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        self.pending.put(None)
+        self.thread.join()
+
+
+@contextmanager
+def sqlite_background_writes(connection: Connection) -> Iterator[None]:
+    """Inside, this connection's bulk inserts run on a writer thread while the caller goes on.
+
+    On SQLite, executing a first import's inserts (rows into B-trees and
+    indexes, the search queue's triggers) took about as long as building the
+    rows in Python; the two now overlap.  Anything else executed on the
+    connection inside (an update, a query, a flush) first waits until every
+    submitted insert has run, so statements still run in the order the caller
+    issued them, and the scope ends only when all of them have.  Only in an
+    open SQLite transaction (``sqlite_transaction_open``); elsewhere (and on
+    PostgreSQL, whose COPY already streams to the server's own process) it
+    changes nothing.
+    """
+    if not sqlite_transaction_open(connection) or _WRITER in connection.info:
+        yield
+        return
+    writer = _BackgroundWriter(connection.connection.driver_connection)
+
+    def wait_for_writer(*_args: Any) -> None:
+        writer.wait()
+
+    connection.info[_WRITER] = writer
+    event.listen(connection, "before_cursor_execute", wait_for_writer)
+    try:
+        yield
+        writer.wait()
+    finally:
+        event.remove(connection, "before_cursor_execute", wait_for_writer)
+        del connection.info[_WRITER]
+        writer.stop()  # also after a failure: the thread must be done before anyone rolls back
 
 
 def reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:

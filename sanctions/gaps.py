@@ -233,8 +233,10 @@ def refresh(session: Session, today: dt.date | None = None, target_ids: Iterable
         row["carried_from"] = carried_from.get(row["id"])
     # Through the bulk writer (a first match opens 84,000 gaps on the real lists), a slice
     # at a time: the writer holds a slice's rows twice, as dicts and as driver tuples.
-    for chunk in _chunks(inserts, 5000):
-        bulk.insert(session.connection(), Gap.__table__, chunk)
+    connection = session.connection()
+    with bulk.sqlite_background_writes(connection):
+        for chunk in _chunks(inserts, 5000):
+            bulk.insert(connection, Gap.__table__, chunk)
     for row in changes:
         session.execute(update(Gap).where(Gap.id == row["id"]).values(**{k: v for k, v in row.items() if k != "id"}))
     return result

@@ -168,8 +168,10 @@ def _write_states(session: Session, loaded: list[Loaded], found: Candidates | No
 
 
 def _rewrite_keys(session: Session, loaded: list[Loaded]) -> None:
-    """A full match's keys, in place of every stored one."""
-    with bulk.emptied_for_load(session.connection(), MatchKey.__table__):
+    """A full match's keys, in place of every stored one (on SQLite, without their indexes
+    and from a writer thread while the next records' keys are made)."""
+    connection = session.connection()
+    with bulk.emptied_for_load(connection, MatchKey.__table__), bulk.sqlite_background_writes(connection):
         _write_match_keys(session, loaded)
 
 
@@ -216,7 +218,8 @@ def _full(session: Session, run: MatchRun, config: MatchingConfig, workers: int 
     connection = session.connection()
     connection.execute(delete(MatchPair))
     connection.execute(delete(MatchState))
-    _write_states(session, loaded, found)
+    with bulk.sqlite_background_writes(connection):  # ended before scoring forks: no thread is left then
+        _write_states(session, loaded, found)
     run.designations, run.changed, run.candidates = len(loaded), len(loaded), len(found.codes)
     # Only the pairs are needed from here on: drop the rest before scoring forks its workers.
     pairs = found.ordered()

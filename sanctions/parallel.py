@@ -74,7 +74,8 @@ class _Received:
         self.failure: tuple[BaseException, str] | None = None
         self.open = len(readers)
         self.changed = threading.Condition()
-        threading.Thread(target=self._receive, args=(readers,), daemon=True).start()
+        self.thread = threading.Thread(target=self._receive, args=(readers,), daemon=True)
+        self.thread.start()
 
     def _receive(self, readers: list) -> None:
         pending = list(readers)
@@ -131,6 +132,7 @@ def forked_map(function: Callable[[Any, Chunk], Result], state: Any, chunks: Seq
     context = multiprocessing.get_context("fork")
     counter = context.Value("q", 0)
     processes = []
+    received = None
     finished = False
     # Frozen objects are left alone by the workers' garbage collector, which would
     # otherwise write to every object's header and so copy every page of the state.
@@ -168,4 +170,7 @@ def forked_map(function: Callable[[Any, Chunk], Result], state: Any, chunks: Seq
             if process.is_alive():
                 process.terminate()  # the caller stopped early, or something failed
             process.join()
+        if received is not None:
+            # Every worker is gone, so every pipe is closed: the thread ends (none is left for a later fork).
+            received.thread.join()
         gc.unfreeze()

@@ -127,7 +127,7 @@ def _entries(conn: Connection, ids: list[int]) -> list[dict]:
 
 # Records whose entries are folded in chunks of this many; a forked worker helps from this many on.
 FOLD_CHUNK = 500
-FOLD_PARALLEL_MIN = 2_000
+FOLD_PARALLEL_MIN = 10_000
 
 # A record's entries before its designation has an id: (names, identifiers, relations).
 RecordEntries = tuple[list[dict], list[dict], list[dict]]

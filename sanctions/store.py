@@ -290,40 +290,42 @@ def apply_diff(session: Session, run: ImportRun, diff: Diff, removed_on: dt.date
     changes: list[dict[str, Any]] = []
     table = Designation.__table__
     connection = session.connection()
-    # Ids are reserved up front so that designations, their children and their
-    # history go in as three streams with no read-back of the new ids.
-    ids = bulk.reserve_ids(connection, table, len(diff.added))
-    for start, chunk in zip(range(0, len(diff.added), ADD_CHUNK), _chunks(diff.added, ADD_CHUNK)):
-        chunk_ids = ids[start:start + len(chunk)]
-        bulk.insert(connection, table, [
-            {**_designation_values(r), "content": bulk.Encoded(r.content_json), "raw": bulk.Encoded(r.raw_json),
-             "id": row_id, "status": "active", "first_run_id": run.id, "changed_run_id": run.id,
-             "removed_on": None, "removed_run_id": None}
-            for row_id, r in zip(chunk_ids, chunk)])
-        _insert_children(session, list(zip(chunk_ids, chunk)))
-        changes += [{"run_id": run.id, "designation_id": row_id, "key": r.key, "change": "added",
-                     "fields": [], "before": None, "after": None} for row_id, r in zip(chunk_ids, chunk)]
-        if progress:
-            progress(len(chunk))
-    for kind, entries in (("amended", diff.amended), ("relisted", diff.relisted)):
-        for chunk in _chunks(entries):
-            chunk_ids = [row_id for _, row_id, _ in chunk]
-            for model in CHILD_MODELS.values():
-                session.execute(delete(model).where(model.designation_id.in_(chunk_ids)))
-            session.execute(update(Designation), [
-                {**_designation_values(r), "id": row_id, "status": "active", "removed_on": None,
-                 "removed_run_id": None, "changed_run_id": run.id} for r, row_id, _ in chunk])
-            _insert_children(session, [(row_id, r) for r, row_id, _ in chunk])
-            changes += [{"run_id": run.id, "designation_id": row_id, "key": r.key, "change": kind, **delta}
-                        for r, row_id, delta in chunk]
+    # On SQLite the inserts run on a writer thread while the next chunk's rows are built.
+    with bulk.sqlite_background_writes(connection):
+        # Ids are reserved up front so that designations, their children and their
+        # history go in as three streams with no read-back of the new ids.
+        ids = bulk.reserve_ids(connection, table, len(diff.added))
+        for start, chunk in zip(range(0, len(diff.added), ADD_CHUNK), _chunks(diff.added, ADD_CHUNK)):
+            chunk_ids = ids[start:start + len(chunk)]
+            bulk.insert(connection, table, [
+                {**_designation_values(r), "content": bulk.Encoded(r.content_json), "raw": bulk.Encoded(r.raw_json),
+                 "id": row_id, "status": "active", "first_run_id": run.id, "changed_run_id": run.id,
+                 "removed_on": None, "removed_run_id": None}
+                for row_id, r in zip(chunk_ids, chunk)])
+            _insert_children(session, list(zip(chunk_ids, chunk)))
+            changes += [{"run_id": run.id, "designation_id": row_id, "key": r.key, "change": "added",
+                         "fields": [], "before": None, "after": None} for row_id, r in zip(chunk_ids, chunk)]
             if progress:
                 progress(len(chunk))
-    for chunk in _chunks(diff.removed):
-        session.execute(update(Designation), [
-            {"id": row_id, "status": "removed", "removed_on": removed_on, "removed_run_id": run.id,
-             "changed_run_id": run.id} for row_id, _ in chunk])
-        changes += [{"run_id": run.id, "designation_id": row_id, "key": key, "change": "removed",
-                     "fields": [], "before": None, "after": None} for row_id, key in chunk]
-    for chunk in _chunks(diff.rehashed):
-        session.execute(update(Designation), [{"id": row_id, "content_hash": digest} for row_id, digest in chunk])
-    bulk.insert(connection, DesignationChange.__table__, changes)
+        for kind, entries in (("amended", diff.amended), ("relisted", diff.relisted)):
+            for chunk in _chunks(entries):
+                chunk_ids = [row_id for _, row_id, _ in chunk]
+                for model in CHILD_MODELS.values():
+                    session.execute(delete(model).where(model.designation_id.in_(chunk_ids)))
+                session.execute(update(Designation), [
+                    {**_designation_values(r), "id": row_id, "status": "active", "removed_on": None,
+                     "removed_run_id": None, "changed_run_id": run.id} for r, row_id, _ in chunk])
+                _insert_children(session, [(row_id, r) for r, row_id, _ in chunk])
+                changes += [{"run_id": run.id, "designation_id": row_id, "key": r.key, "change": kind, **delta}
+                            for r, row_id, delta in chunk]
+                if progress:
+                    progress(len(chunk))
+        for chunk in _chunks(diff.removed):
+            session.execute(update(Designation), [
+                {"id": row_id, "status": "removed", "removed_on": removed_on, "removed_run_id": run.id,
+                 "changed_run_id": run.id} for row_id, _ in chunk])
+            changes += [{"run_id": run.id, "designation_id": row_id, "key": key, "change": "removed",
+                         "fields": [], "before": None, "after": None} for row_id, key in chunk]
+        for chunk in _chunks(diff.rehashed):
+            session.execute(update(Designation), [{"id": row_id, "content_hash": digest} for row_id, digest in chunk])
+        bulk.insert(connection, DesignationChange.__table__, changes)

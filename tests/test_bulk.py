@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import threading
 
 import pytest
-from sqlalchemy import JSON, Boolean, Column, Date, DateTime, Integer, MetaData, Table, Text, func, inspect, select, text
+from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Integer, MetaData, Table, Text, func, inspect,
+                        select, text)
 
 from sanctions import bulk
 
@@ -106,3 +109,65 @@ def test_emptied_for_load_builds_only_the_indexes_that_were_there(engine):
         with bulk.emptied_for_load(conn, declared):
             bulk.insert(conn, declared, [{"id": 1, "key": "k"}])
     assert inspect(engine).get_indexes("bulk_unindexed") == []
+
+
+def numbered_table() -> Table:
+    return Table("bulk_numbers", MetaData(), Column("id", Integer, primary_key=True), Column("n", Integer),
+                 Column("label", Text))
+
+
+def test_background_writes_keep_the_order_of_every_statement(engine, monkeypatch):
+    """Inserts from a writer thread, an update and a read of the same connection in between:
+    each statement sees what was issued before it, and the scope ends with every row written."""
+    monkeypatch.setattr(bulk, "SQLITE_ROWS_PER_STATEMENT", 7)  # many statements in the queue
+    table = numbered_table()
+    table.create(engine)
+    threads = set()
+    with engine.begin() as conn:
+        conn.execute(table.insert().values(id=1, n=0, label="first"))
+        with bulk.sqlite_background_writes(conn):
+            if engine.dialect.name == "sqlite":
+                threads.add(conn.info[bulk._WRITER].thread.name)
+            bulk.insert(conn, table, ({"id": i, "n": i, "label": None} for i in range(2, 500)))
+            # Issued after the inserts, so it must see every one of them.
+            conn.execute(table.update().where(table.c.n % 2 == 0).values(label="even"))
+            assert conn.execute(select(func.count()).where(table.c.label == "even")).scalar() == 250  # n = 0, 2, ..., 498
+            bulk.insert(conn, table, [{"id": i, "n": i, "label": "late"} for i in range(500, 1000)])
+        assert conn.execute(select(func.count()).select_from(table)).scalar() == 999
+        assert bulk._WRITER not in conn.info
+    assert threads == ({"sqlite-bulk-writer"} if engine.dialect.name == "sqlite" else set())
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).where(table.c.label == "late")).scalar() == 500
+    assert not [t for t in threading.enumerate() if t.name == "sqlite-bulk-writer"]
+
+
+def test_a_failed_background_insert_is_raised_and_rolled_back(engine, monkeypatch):
+    monkeypatch.setattr(bulk, "SQLITE_ROWS_PER_STATEMENT", 10)
+    table = numbered_table()
+    table.create(engine)
+    # The driver's own error (sqlite3's from the writer thread, psycopg's from the COPY).
+    error = sqlite3.IntegrityError if engine.dialect.name == "sqlite" else Exception
+    with pytest.raises(error, match="(?i)unique|duplicate key"):
+        with engine.begin() as conn:
+            conn.execute(table.insert().values(id=1, n=0))
+            with bulk.sqlite_background_writes(conn):
+                # Row 57 repeats a key: its statement fails; whatever comes after is not run.
+                bulk.insert(conn, table, ({"id": 57 if i == 60 else i, "n": i, "label": None} for i in range(2, 80)))
+                bulk.insert(conn, table, [{"id": i, "n": i, "label": None} for i in range(100, 200)])
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
+    assert not [t for t in threading.enumerate() if t.name == "sqlite-bulk-writer"]
+
+
+def test_background_writes_only_inside_an_open_sqlite_transaction(engine):
+    """Outside a transaction (SQLite's schema changes and locks would not be the caller's), and
+    on PostgreSQL (its COPY streams to the server's process already), inserts run in the caller."""
+    with engine.connect() as conn:
+        with bulk.sqlite_background_writes(conn):
+            assert bulk._WRITER not in conn.info
+    with engine.begin() as conn:
+        with bulk.sqlite_background_writes(conn):
+            assert (bulk._WRITER in conn.info) == (engine.dialect.name == "sqlite")
+            with bulk.sqlite_background_writes(conn):  # nested: the same writer, still in place after
+                pass
+            assert (bulk._WRITER in conn.info) == (engine.dialect.name == "sqlite")
