@@ -149,19 +149,19 @@ def forked_map(function: Callable[[Any, Chunk], Result], state: Any, chunks: Seq
         received = _Received(readers)
         if meanwhile is not None:
             meanwhile()
-        own: dict[int, Result] = {}
+        ready: dict[int, Result] = {}  # results not yet yielded: this process's, or chunk n once received
         for n in range(len(chunks)):
-            while n not in own:
+            while n not in ready:
                 found, result = received.take(n, wait=False)
                 if found:
-                    own[n] = result
+                    ready[n] = result
                     break
                 mine = _claim(counter, len(chunks))
                 if mine is None:  # every chunk is taken: n is a worker's
-                    own[n] = received.take(n, wait=True)[1]
+                    ready[n] = received.take(n, wait=True)[1]
                 else:
-                    own[mine] = function(state, chunks[mine])
-            yield own.pop(n)
+                    ready[mine] = function(state, chunks[mine])
+            yield ready.pop(n)
         finished = True
     finally:
         for process in processes:

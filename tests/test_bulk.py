@@ -131,7 +131,8 @@ def test_background_writes_keep_the_order_of_every_statement(engine, monkeypatch
             bulk.insert(conn, table, ({"id": i, "n": i, "label": None} for i in range(2, 500)))
             # Issued after the inserts, so it must see every one of them.
             conn.execute(table.update().where(table.c.n % 2 == 0).values(label="even"))
-            assert conn.execute(select(func.count()).where(table.c.label == "even")).scalar() == 250  # n = 0, 2, ..., 498
+            evens = conn.execute(select(func.count()).where(table.c.label == "even")).scalar()
+            assert evens == 250  # n = 0, 2, ..., 498
             bulk.insert(conn, table, [{"id": i, "n": i, "label": "late"} for i in range(500, 1000)])
         assert conn.execute(select(func.count()).select_from(table)).scalar() == 999
         assert bulk._WRITER not in conn.info
