@@ -168,11 +168,9 @@ def profile_summary(url: str, paths: list[tuple[str, Path]]) -> None:
         ("prepare (content, JSON, hash)", cumulative("sanctions/store", "prepare")),
         ("diff against the store", cumulative("sanctions/store", "compute_diff")),
         ("write (designations and parts)", cumulative("sanctions/store", "apply_diff")),
-        # A first import's entries are folded on a forked worker while the designations are
-        # written (not seen by this profile), and in this process once that write is done.
-        ("search entries folded in this process", cumulative("sanctions/search_index", "entries_of")),
-        ("search index written", cumulative("sanctions/search_index", "index_new")
+        ("search index (fold names, write)", cumulative("sanctions/search_index", "index_new")
          + cumulative("sanctions/search_index", "drain")),
+        ("  of which folding names", cumulative("sanctions/search_index", "fold_name")),
         ("database driver, all bulk inserts", cumulative("sanctions/bulk", "insert")
          - cumulative("sanctions/bulk", "_tuples")),
         ("commit (SQLite)", sum(ct for (_, _, name), (_, _, _, ct, _) in stats.items()

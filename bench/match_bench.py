@@ -221,14 +221,11 @@ def incremental(url: str, engine, un_file: Path, tmp: str) -> None:
 STAGES = [
     (matching, "_load", "load the stored records and build their features"),
     (matching, "candidate_pairs", "candidate generation"),
-    (matching, "_write_states", "best lists of every record, written"),
+    (matching, "_rewrite_index", "keys and best lists of every record, written"),
     (matching, "_store_pairs", "score and store pairs (wall time, all processes)"),
-    (matching, "_rewrite_keys", "  of which: keys written while the workers score"),
     (targets, "recluster", "clustering"),
     (gaps, "refresh", "gap refresh"),
 ]
-# Stages that run inside another one (counted once in the total).
-NESTED = {"_rewrite_keys"}
 
 
 def stage_times(url: str) -> None:
@@ -260,8 +257,7 @@ def stage_times(url: str) -> None:
     for _, _, label in STAGES:
         print(f"    {label:<52} {seconds.get(label, 0.0):6.2f} s")
     # Token statistics, emptying the pair tables, sorting the pairs, two commits, the decisions carried.
-    outer = sum(seconds.get(label, 0.0) for _, name, label in STAGES if name not in NESTED)
-    print(f"    {'the rest (statistics, deletes, sorting, commits)':<52} {total - outer:6.2f} s")
+    print(f"    {'the rest (statistics, deletes, sorting, commits)':<52} {total - sum(seconds.values()):6.2f} s")
     print(f"    {'in all':<52} {total:6.2f} s", flush=True)
 
 

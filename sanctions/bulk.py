@@ -9,7 +9,9 @@ rows into plain tuples once and hands them to the driver:
 - PostgreSQL: ``COPY table (columns) FROM STDIN`` through psycopg, one
   stream per table, in the caller's transaction;
 - SQLite: multi-row ``INSERT ... VALUES (...), (...)`` statements of up to
-  1,000 rows through the ``sqlite3`` cursor (see SQLITE_ROWS_PER_STATEMENT).
+  1,000 rows through the ``sqlite3`` cursor (see SQLITE_ROWS_PER_STATEMENT),
+  executed on a writer thread while the next rows are built where the caller
+  asks for it (``sqlite_background_writes``).
 
 Values are converted to what SQLAlchemy itself would store, so rows read
 back through the models exactly as before: JSON columns as ``json.dumps``
@@ -24,12 +26,13 @@ import json
 import queue
 import sqlite3
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from itertools import chain, islice
 from operator import itemgetter
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import JSON, Boolean, Connection, Date, DateTime, Index, Table, event, inspect, text
+from sqlalchemy.exc import DBAPIError
 
 
 _encode = json.JSONEncoder().encode  # what json.dumps does, without re-checking its options per value
@@ -185,7 +188,7 @@ def _sqlite_insert(connection: Connection, name: str, quoted: str, width: int,
     per = max(1, min(SQLITE_ROWS_PER_STATEMENT, limit // width))
     writer = connection.info.get(_WRITER)
     # Through SQLAlchemy (not the raw cursor), so that its BEGIN has been issued for this
-    # transaction; a background writer is only set up inside an open one.
+    # transaction; a background writer exists only inside an open one.
     execute = writer.submit if writer is not None else connection.exec_driver_sql
     row = "(" + ", ".join("?" * width) + ")"
     full = f'INSERT INTO "{name}" ({quoted}) VALUES {", ".join([row] * per)}'
@@ -205,14 +208,16 @@ class _BackgroundWriter:
     sqlite3 lets go of Python's lock while SQLite executes a statement (its
     B-trees, indexes and triggers), so the caller builds the next rows
     meanwhile.  Statements wait in a short queue (a few thousand rows at most).
-    After a failure the rest are skipped and the error is raised to the caller
-    at its next insert, or when the scope ends.
+    After a failure, or once abandoned, the rest are skipped; a failure is
+    raised to the caller at its next insert or wait, as SQLAlchemy raises a
+    driver's error, naming the statement that failed.
     """
 
     def __init__(self, driver: sqlite3.Connection) -> None:
         self.driver = driver
         self.pending: queue.Queue = queue.Queue(maxsize=4)
         self.error: BaseException | None = None
+        self.abandoned = False
         self.thread = threading.Thread(target=self._run, name="sqlite-bulk-writer", daemon=True)
         self.thread.start()
 
@@ -222,8 +227,10 @@ class _BackgroundWriter:
             try:
                 if item is None:
                     return
-                if self.error is None:
+                if self.error is None and not self.abandoned:
                     self.driver.execute(*item)
+            except sqlite3.Error as error:
+                self.error = DBAPIError.instance(item[0], None, error, sqlite3.Error, hide_parameters=True)
             except BaseException as error:
                 self.error = error
             finally:
@@ -231,6 +238,8 @@ class _BackgroundWriter:
 
     def submit(self, sql: str, parameters: tuple) -> None:
         self._raise_failure()
+        if self.abandoned:
+            raise RuntimeError("bulk insert after its transaction was rolled back")
         self.pending.put((sql, parameters))
 
     def wait(self) -> None:
@@ -242,9 +251,18 @@ class _BackgroundWriter:
         if self.error is not None:
             raise self.error
 
-    def stop(self) -> None:
+    def stop(self, abandon: bool) -> None:
+        """End the thread; with ``abandon``, statements still queued are skipped."""
+        self.abandoned = self.abandoned or abandon
         self.pending.put(None)
         self.thread.join()
+
+
+def _threads_may_share(connection: Connection) -> bool:
+    """Whether the driver connection may be used from another thread: SQLAlchemy allows it
+    for a database file, not for an in-memory database (``check_same_thread`` stays on)."""
+    url = connection.engine.url
+    return bool(url.database) and url.database != ":memory:" and url.query.get("mode") != "memory"
 
 
 @contextmanager
@@ -252,32 +270,52 @@ def sqlite_background_writes(connection: Connection) -> Iterator[None]:
     """Inside, this connection's bulk inserts run on a writer thread while the caller goes on.
 
     On SQLite, executing a first import's inserts (rows into B-trees and
-    indexes, the search queue's triggers) took about as long as building the
-    rows in Python; the two now overlap.  Anything else executed on the
-    connection inside (an update, a query, a flush) first waits until every
-    submitted insert has run, so statements still run in the order the caller
-    issued them, and the scope ends only when all of them have.  Only in an
-    open SQLite transaction (``sqlite_transaction_open``); elsewhere (and on
-    PostgreSQL, whose COPY already streams to the server's own process) it
-    changes nothing.
+    indexes, the search queue's triggers) takes longer than building the rows
+    in Python; the two now overlap.  Anything else on the connection inside (an
+    update, a query, an ORM flush, a commit) first waits until every submitted
+    insert has run, so statements run in the order the caller issued them; a
+    rollback skips what is still queued.  The scope ends only when every insert
+    has run, or, when it ends with an error, once the thread is done (so that
+    nothing runs while the caller rolls back).  Inside, fork nothing and use
+    the driver connection only through SQLAlchemy.
+
+    Only in an open SQLite transaction on a database file
+    (``sqlite_transaction_open``); elsewhere, and on PostgreSQL (whose COPY
+    already streams to the server's own process), it changes nothing.
     """
-    if not sqlite_transaction_open(connection) or _WRITER in connection.info:
+    if not (sqlite_transaction_open(connection) and _threads_may_share(connection)) or _WRITER in connection.info:
         yield
         return
     writer = _BackgroundWriter(connection.connection.driver_connection)
+    info = connection.info  # kept: an interrupted connection is invalidated and refuses .info
 
     def wait_for_writer(*_args: Any) -> None:
-        writer.wait()
+        try:
+            writer.wait()
+        except BaseException:
+            writer.abandoned = True  # what is still queued is not run: the caller is failing
+            raise
 
-    connection.info[_WRITER] = writer
-    event.listen(connection, "before_cursor_execute", wait_for_writer)
+    def skip_the_rest(*_args: Any) -> None:
+        writer.abandoned = True
+        writer.pending.join()  # the statement running now ends before the rollback starts
+
+    listeners = [("before_cursor_execute", wait_for_writer), ("commit", wait_for_writer),
+                 ("rollback", skip_the_rest)]
+    info[_WRITER] = writer
+    for name, listener in listeners:
+        event.listen(connection, name, listener)
+    failed = True
     try:
         yield
         writer.wait()
+        failed = False
     finally:
-        event.remove(connection, "before_cursor_execute", wait_for_writer)
-        del connection.info[_WRITER]
-        writer.stop()  # also after a failure: the thread must be done before anyone rolls back
+        writer.stop(abandon=failed)  # first: the thread must be done before anyone rolls back
+        info.pop(_WRITER, None)
+        for name, listener in listeners:
+            with suppress(Exception):  # a connection invalidated by an interrupt may refuse
+                event.remove(connection, name, listener)
 
 
 def reserve_ids(connection: Connection, table: Table, count: int) -> list[int]:

@@ -24,7 +24,6 @@ from sanctions import locks, queries, search_index, store
 from sanctions.db import DatabaseUnavailable, session_factory, writer
 from sanctions.locks import LockTimeout
 from sanctions.models import Designation, ImportRun
-from sanctions.parallel import worker_processes
 from sanctions.regimes import regimes_for
 from sanctions.schema import SOURCES, ParsedList
 
@@ -190,27 +189,25 @@ def _fast_compression(session) -> None:
         session.execute(text("SET LOCAL default_toast_compression = lz4"))
 
 
-def _index_added(session, run: ImportRun, diff: store.Diff, entries: list[search_index.RecordEntries]) -> None:
-    """Write the search entries of the designations this run added, folded from the records in memory.
+def _index_added(session, run: ImportRun, diff: store.Diff) -> None:
+    """Write the search entries of the designations this run added, from the records in memory.
 
-    ``entries``: those of ``diff.added``, in its order.  A first import adds
-    every designation; the commit hook would otherwise read all their names,
-    identifiers and contents back to fold them (a third of a first import's
-    time).  Amended and relisted designations are left to the hook, which also
-    replaces their old entries.
+    A first import adds every designation; the commit hook would otherwise
+    read all their names, identifiers and contents back to fold them (a third
+    of a first import's time).  Amended and relisted designations are left to
+    the hook, which also replaces their old entries.
     """
     if not diff.added:
         return
-    by_key = {item.key: found for item, found in zip(diff.added, entries)}
+    records = {item.key: item.record for item in diff.added}
     added = session.execute(select(Designation.id, Designation.key)
                             .where(Designation.source == run.source, Designation.first_run_id == run.id))
-    search_index.index_new(session.connection(), [(row_id, by_key[key]) for row_id, key in added])
+    search_index.index_new(session.connection(), [(row_id, records[key]) for row_id, key in added])
 
 
 def _import_locked(engine: Engine, attempt: _Attempt, location: str, *, force: bool, allow_shrink: bool,
                    allow_partial: bool, expected_minimum: int | None, progress: Progress | None) -> ImportRun:
     source, where, started = attempt.source, attempt.where, attempt.started
-    workers = worker_processes()  # a bad setting is refused before anything is read or written
     files = attempt.files = importers.open_location(location, source)
     sha = files.sha256()
     # Short transactions and the write lock taken up front (SQLite BEGIN IMMEDIATE): a concurrent
@@ -263,11 +260,8 @@ def _import_locked(engine: Engine, attempt: _Attempt, location: str, *, force: b
         removed_on = store.to_date(parsed.published_on) or started.date()
         if total:
             _fast_compression(session)
-        # The new designations' search entries are folded by a forked worker while this
-        # process writes them (about a second of a first import of every real list).
-        entries = search_index.entries_meanwhile([item.record for item in diff.added], lambda: store.apply_diff(
-            session, run, diff, removed_on, step), workers)
-        _index_added(session, run, diff, entries)
+        store.apply_diff(session, run, diff, removed_on, step)
+        _index_added(session, run, diff)
         run.added, run.amended = len(diff.added), len(diff.amended)
         run.relisted, run.removed, run.unchanged = len(diff.relisted), len(diff.removed), diff.unchanged
         run.warnings = warnings + record_warnings[:1000]

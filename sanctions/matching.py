@@ -18,6 +18,7 @@ next stages, run in order by ``sanctions.pipeline``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from array import array
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from sqlalchemy.orm import Session
 from matchers.candidates import (Candidates, TokenStats, blocking_keys, blocks, candidate_pairs, rarity_class,
                                  record_tokens)
 from matchers.features import MatchRecord, content_features
-from sanctions.parallel import forked_map, worker_processes
+from matchers.parallel import forked_map
 from matchers.score import score_pair
 from sanctions import bulk
 from sanctions.config import MatchingConfig, matching_config
@@ -115,64 +116,62 @@ def _score_batch(state: tuple, batch: array) -> list[dict[str, Any]]:
 
 
 def _scored_rows(loaded: list[Loaded], ordered: array, stats: TokenStats,
-                 config: MatchingConfig, run_id: int, workers: int, meanwhile: Callable[[], None] | None = None):
+                 config: MatchingConfig, run_id: int, workers: int):
     """Batches of pair rows to store, scored on ``workers`` processes when there are many.
 
-    Scoring is pure CPU over records already in memory (``sanctions.parallel``):
+    Scoring is pure CPU over records already in memory (``matchers.parallel``):
     the store sees the same rows in the same order whatever the number of
     workers.  Rows are yielded in batches so that the explanations of every
-    pair never sit in memory at once.  ``meanwhile`` runs in this process
-    while the workers begin.
+    pair never sit in memory at once.
     """
     batches = [ordered[k:k + SCORE_BATCH] for k in range(0, len(ordered), SCORE_BATCH)]
     yield from forked_map(_score_batch, (loaded, stats, config, run_id), batches,
-                          workers if len(ordered) >= PARALLEL_MIN else 1, meanwhile)
+                          workers if len(ordered) >= PARALLEL_MIN else 1)
+
+
+def match_workers() -> int:
+    """Scoring processes: ``[performance] match_workers`` (0, the default, means one per CPU)."""
+    from sanctions import config as settings
+    workers = settings.load()[("performance", "match_workers")] or 0
+    return workers if workers > 0 else (os.cpu_count() or 1)
 
 
 def _store_pairs(session: Session, loaded: list[Loaded], pairs: array | Iterable[tuple[int, int]],
-                 stats: TokenStats, config: MatchingConfig, run_id: int, workers: int = 1,
-                 meanwhile: Callable[[], None] | None = None) -> None:
-    """Score and store pairs of ``loaded``: sorted codes (``Candidates.ordered``) or index pairs.
-
-    ``meanwhile``: other writes of this transaction, made while the scoring workers begin.
-    """
+                 stats: TokenStats, config: MatchingConfig, run_id: int, workers: int = 1) -> None:
+    """Score and store pairs of ``loaded``: sorted codes (``Candidates.ordered``) or index pairs."""
     if not isinstance(pairs, array):
         stride = len(loaded)
         pairs = array("q", sorted(i * stride + j for i, j in pairs))
     connection = session.connection()
-    for rows in _scored_rows(loaded, pairs, stats, config, run_id, workers, meanwhile):
+    for rows in _scored_rows(loaded, pairs, stats, config, run_id, workers):
         bulk.insert(connection, MatchPair.__table__, rows)
 
 
 def _write_keys(session: Session, loaded: list[Loaded], found: Candidates | None = None) -> None:
-    """Each record's keys and its match state (an incremental match's changed records)."""
-    _write_match_keys(session, loaded)
-    _write_states(session, loaded, found)
+    """Each record's keys and its match state, through the bulk writer (10 million keys at factor 16).
 
-
-def _write_match_keys(session: Session, loaded: list[Loaded]) -> None:
-    """Each record's blocking keys, through the bulk writer (10 million keys at factor 16)."""
-    bulk.insert(session.connection(), MatchKey.__table__,
+    A full match passes its candidates: each state is then written with the
+    record's best list at once, not updated with it row by row afterwards.
+    """
+    connection = session.connection()
+    bulk.insert(connection, MatchKey.__table__,
                 ({"designation_id": item.id, "key": k} for item in loaded
                  for k in sorted(set().union(*blocking_keys(item.record)))))
-
-
-def _write_states(session: Session, loaded: list[Loaded], found: Candidates | None = None) -> None:
-    """Each record's match state.  A full match passes its candidates: each state is then
-    written with the record's best list at once, not updated with it row by row afterwards."""
-    bulk.insert(session.connection(), MatchState.__table__,
+    bulk.insert(connection, MatchState.__table__,
                 ({"designation_id": item.id, "content_hash": item.content_hash,
                   "candidates": None if found is None else format_best(
                       [(loaded[j].id, w) for j, w in zip(found.best[i], found.weights[i])])}
                  for i, item in enumerate(loaded)))
 
 
-def _rewrite_keys(session: Session, loaded: list[Loaded]) -> None:
-    """A full match's keys, in place of every stored one (on SQLite, without their indexes
-    and from a writer thread while the next records' keys are made)."""
+def _rewrite_index(session: Session, loaded: list[Loaded], found: Candidates) -> None:
+    """A full match's keys and states, in place of every stored one."""
     connection = session.connection()
+    connection.execute(delete(MatchState))
+    # On SQLite without the keys' indexes, and from a writer thread while the next records'
+    # keys are made (ended before scoring forks its workers: no thread is left then).
     with bulk.emptied_for_load(connection, MatchKey.__table__), bulk.sqlite_background_writes(connection):
-        _write_match_keys(session, loaded)
+        _write_keys(session, loaded, found)
 
 
 def format_best(best: list[tuple[int, float]]) -> str:
@@ -215,19 +214,13 @@ def _full(session: Session, run: MatchRun, config: MatchingConfig, workers: int 
     records = [item.record for item in loaded]
     stats = TokenStats.build(records, config)
     found = candidate_pairs(records, stats, config)
-    connection = session.connection()
-    connection.execute(delete(MatchPair))
-    connection.execute(delete(MatchState))
-    with bulk.sqlite_background_writes(connection):  # ended before scoring forks: no thread is left then
-        _write_states(session, loaded, found)
+    session.connection().execute(delete(MatchPair))
+    _rewrite_index(session, loaded, found)
     run.designations, run.changed, run.candidates = len(loaded), len(loaded), len(found.codes)
     # Only the pairs are needed from here on: drop the rest before scoring forks its workers.
     pairs = found.ordered()
     del found  # freed at once: candidate structures hold no reference cycles
-    # The keys need only the records: they are written while the workers already score
-    # (229,000 rows on the real lists, 10 million at factor 16).
-    _store_pairs(session, loaded, pairs, stats, config, run.id, workers,
-                 meanwhile=lambda: _rewrite_keys(session, loaded))
+    _store_pairs(session, loaded, pairs, stats, config, run.id, workers)
 
 
 def _key_counts(session: Session, keys: Iterable[str]) -> dict[str, int]:
@@ -300,7 +293,7 @@ def run_match(engine: Engine, full: bool = False, config: MatchingConfig | None 
     It does not cluster or refresh gaps: ``pipeline.match`` runs those stages next.
     """
     config = config or matching_config()
-    workers = worker_processes()  # a bad setting is refused before anything is written
+    workers = match_workers()  # a bad setting is refused before anything is written
     Session = session_factory(engine)
     with Session.begin() as session:
         first = session.scalar(select(func.count()).select_from(MatchState)) == 0

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 import re
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from sqlalchemy import (Column, Connection, Integer, MetaData, String, Table, Text, bindparam, event, inspect,
                         text)
@@ -37,7 +37,6 @@ from sqlalchemy.orm import Session
 
 from matchers.normalize import fold_token, name_tokens, raw_tokens
 from sanctions import bulk
-from sanctions.parallel import forked_map
 from sanctions.schema import Designation as Record
 
 CHUNK = 900
@@ -79,14 +78,14 @@ def identifier_queries(query: str) -> list[str]:
     return [f for f in dict.fromkeys(forms) if len(f) >= 4 and any(c.isdigit() for c in f)]
 
 
-def _name_entry(designation_id: int | None, full: str, name_type: str, kind: str) -> dict | None:
+def _name_entry(designation_id: int, full: str, name_type: str, kind: str) -> dict | None:
     folded = fold_name(full, kind)
     if not folded:
         return None
     return {"designation_id": designation_id, "field": NAME, "kind": name_type, "text": folded, "label": full}
 
 
-def _identifier_entry(designation_id: int | None, id_type: str, value: str, normalized: str | None) -> dict | None:
+def _identifier_entry(designation_id: int, id_type: str, value: str, normalized: str | None) -> dict | None:
     compact = (normalized or compact_identifier(value)).lower()
     if not compact:
         return None
@@ -94,7 +93,7 @@ def _identifier_entry(designation_id: int | None, id_type: str, value: str, norm
             "label": value}
 
 
-def _link_entries(designation_id: int | None, linked_to: Iterable[str]) -> Iterable[dict]:
+def _link_entries(designation_id: int, linked_to: Iterable[str]) -> Iterable[dict]:
     # The publishers' own relations ("Linked To: HIZBALLAH"), published as a name only:
     # indexed folded, so a target page can resolve them both ways by equality.
     for linked in linked_to:
@@ -125,55 +124,21 @@ def _entries(conn: Connection, ids: list[int]) -> list[dict]:
     return rows
 
 
-# Records whose entries are folded in chunks of this many; a forked worker helps from this many on.
-FOLD_CHUNK = 500
-FOLD_PARALLEL_MIN = 10_000
-
-# A record's entries before its designation has an id: (names, identifiers, relations).
-RecordEntries = tuple[list[dict], list[dict], list[dict]]
-
-
-def entries_of(records: list[Record], span: range) -> list[RecordEntries]:
-    """The search entries of ``records[span]``, without their designation ids (``index_new`` sets them)."""
-    out = []
-    for record in records[span.start:span.stop]:
-        names = [entry for entry in (_name_entry(None, name.full, name.type, record.kind)
-                                     for name in record.names) if entry]
-        identifiers = [entry for entry in (_identifier_entry(None, ident.type, ident.value, ident.normalized)
-                                           for ident in record.identifiers) if entry]
-        out.append((names, identifiers, list(_link_entries(None, record.linked_to))))
-    return out
-
-
-def entries_meanwhile(records: list[Record], meanwhile: Callable[[], None], workers: int) -> list[RecordEntries]:
-    """Every record's entries (``entries_of``), folded on forked workers while this process
-    runs ``meanwhile`` (an import writing the designations), then here on what is left.
-
-    Folding the names of every real list's records takes about a second, as long
-    as writing the designations of a first import of OFAC's SDN list.
-    """
-    spans = [range(k, min(k + FOLD_CHUNK, len(records))) for k in range(0, len(records), FOLD_CHUNK)]
-    out: list[RecordEntries] = []
-    for part in forked_map(entries_of, records, spans, workers if len(records) >= FOLD_PARALLEL_MIN else 1,
-                           meanwhile):
-        out += part
-    return out
-
-
-def index_new(conn: Connection, designations: list[tuple[int, RecordEntries]]) -> None:
+def index_new(conn: Connection, designations: list[tuple[int, Record]]) -> None:
     """Index designations just inserted in this transaction, from the records written.
 
-    The import calls this for the designations it adds, with their entries
-    folded from the records in memory (``entries_meanwhile``): reading their
-    names and identifiers back (and the content JSON, for the relations) is
-    saved; the entries are the ones ``reindex`` would write from the stored
-    rows.  The triggers queued these ids as the names went in; they leave the
-    queue here, so the commit hook does not index them again.  A new
-    designation has no entries yet, so nothing is deleted.
+    The import calls this for the designations it adds: their names and
+    identifiers are in memory already, so reading them back (and the content
+    JSON, for the relations) is saved; the entries are the ones ``reindex``
+    would write from the stored rows.  The triggers queued these ids as the
+    names went in; they leave the queue here, so the commit hook does not index
+    them again.  A new designation has no entries yet, so nothing is deleted.
     """
     if not designations or not _has_index(conn):
         return
     with _trigrams_added_at_the_end(conn):
+        # A generator, so that on PostgreSQL names are folded while the server indexes
+        # the entries already sent (its GIN trigram index is most of the write).
         bulk.insert(conn, _ENTRY, _new_entries(designations))
     ids = sorted(designation_id for designation_id, _ in designations)
     for i in range(0, len(ids), CHUNK):
@@ -216,13 +181,20 @@ def _trigrams_added_at_the_end(conn: Connection) -> Iterator[None]:
             conn.exec_driver_sql(trigger)  # as stored: not parsed for bind parameters
 
 
-def _new_entries(designations: list[tuple[int, RecordEntries]]) -> Iterator[dict]:
+def _new_entries(designations: list[tuple[int, Record]]) -> Iterator[dict]:
     # Names, then identifiers, then relations: the order reindex writes them in.
-    for part in range(3):
-        for designation_id, entries in designations:
-            for entry in entries[part]:
-                entry["designation_id"] = designation_id
+    for designation_id, record in designations:
+        for name in record.names:
+            entry = _name_entry(designation_id, name.full, name.type, record.kind)
+            if entry:
                 yield entry
+    for designation_id, record in designations:
+        for ident in record.identifiers:
+            entry = _identifier_entry(designation_id, ident.type, ident.value, ident.normalized)
+            if entry:
+                yield entry
+    for designation_id, record in designations:
+        yield from _link_entries(designation_id, record.linked_to)
 
 
 def _expanding(name: str):

@@ -6,10 +6,10 @@ import sqlite3
 import threading
 
 import pytest
-from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Integer, MetaData, Table, Text, func, inspect,
+from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Integer, MetaData, Table, Text, exc, func, inspect,
                         select, text)
 
-from sanctions import bulk
+from sanctions import bulk, db
 
 
 def probe_table() -> Table:
@@ -122,12 +122,14 @@ def test_background_writes_keep_the_order_of_every_statement(engine, monkeypatch
     monkeypatch.setattr(bulk, "SQLITE_ROWS_PER_STATEMENT", 7)  # many statements in the queue
     table = numbered_table()
     table.create(engine)
-    threads = set()
+    inserted_by = set()
     with engine.begin() as conn:
         conn.execute(table.insert().values(id=1, n=0, label="first"))
+        if engine.dialect.name == "sqlite":
+            conn.connection.driver_connection.set_trace_callback(
+                lambda sql: inserted_by.add(threading.current_thread().name) if "bulk_numbers" in sql
+                and sql.startswith("INSERT") else None)
         with bulk.sqlite_background_writes(conn):
-            if engine.dialect.name == "sqlite":
-                threads.add(conn.info[bulk._WRITER].thread.name)
             bulk.insert(conn, table, ({"id": i, "n": i, "label": None} for i in range(2, 500)))
             # Issued after the inserts, so it must see every one of them.
             conn.execute(table.update().where(table.c.n % 2 == 0).values(label="even"))
@@ -136,33 +138,68 @@ def test_background_writes_keep_the_order_of_every_statement(engine, monkeypatch
             bulk.insert(conn, table, [{"id": i, "n": i, "label": "late"} for i in range(500, 1000)])
         assert conn.execute(select(func.count()).select_from(table)).scalar() == 999
         assert bulk._WRITER not in conn.info
-    assert threads == ({"sqlite-bulk-writer"} if engine.dialect.name == "sqlite" else set())
+        if engine.dialect.name == "sqlite":
+            conn.connection.driver_connection.set_trace_callback(None)
+    # On SQLite every bulk insert ran on the writer thread.
+    assert inserted_by == ({"sqlite-bulk-writer"} if engine.dialect.name == "sqlite" else set())
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).where(table.c.label == "late")).scalar() == 500
     assert not [t for t in threading.enumerate() if t.name == "sqlite-bulk-writer"]
 
 
-def test_a_failed_background_insert_is_raised_and_rolled_back(engine, monkeypatch):
+def test_a_failed_background_insert_is_raised_naming_its_statement(engine, monkeypatch):
     monkeypatch.setattr(bulk, "SQLITE_ROWS_PER_STATEMENT", 10)
     table = numbered_table()
     table.create(engine)
-    # The driver's own error (sqlite3's from the writer thread, psycopg's from the COPY).
-    error = sqlite3.IntegrityError if engine.dialect.name == "sqlite" else Exception
-    with pytest.raises(error, match="(?i)unique|duplicate key"):
+    run = []
+    if engine.dialect.name == "sqlite":
+        original = bulk._BackgroundWriter._run
+
+        def counted(writer):
+            execute = writer.driver.execute
+            writer.driver = type("Counted", (), {"execute": lambda self, *a: run.append(a[0]) or execute(*a)})()
+            original(writer)
+        monkeypatch.setattr(bulk._BackgroundWriter, "_run", counted)
+    # SQLAlchemy's error from the writer thread, the driver's own from PostgreSQL's COPY.
+    error = exc.IntegrityError if engine.dialect.name == "sqlite" else Exception
+    with pytest.raises(error, match="(?i)unique|duplicate key") as raised:
         with engine.begin() as conn:
             conn.execute(table.insert().values(id=1, n=0))
             with bulk.sqlite_background_writes(conn):
-                # Row 57 repeats a key: its statement fails; whatever comes after is not run.
+                # Row 60 repeats key 57: its statement (rows 52 to 61) fails; what comes after is not run.
                 bulk.insert(conn, table, ({"id": 57 if i == 60 else i, "n": i, "label": None} for i in range(2, 80)))
                 bulk.insert(conn, table, [{"id": i, "n": i, "label": None} for i in range(100, 200)])
+    if engine.dialect.name == "sqlite":
+        assert 'INSERT INTO "bulk_numbers"' in str(raised.value)
+        assert len(run) == 6  # rows 2-11, ..., 42-51, and the failing 52-61: nothing after
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(table)).scalar() == 0
     assert not [t for t in threading.enumerate() if t.name == "sqlite-bulk-writer"]
 
 
-def test_background_writes_only_inside_an_open_sqlite_transaction(engine):
-    """Outside a transaction (SQLite's schema changes and locks would not be the caller's), and
-    on PostgreSQL (its COPY streams to the server's process already), inserts run in the caller."""
+def test_a_rollback_inside_skips_what_is_queued(engine):
+    table = numbered_table()
+    table.create(engine)
+    with engine.connect() as conn:
+        conn.begin()
+        conn.execute(table.insert().values(id=1, n=0))
+        with pytest.raises(RuntimeError, match="rolled back"):
+            with bulk.sqlite_background_writes(conn):
+                bulk.insert(conn, table, [{"id": i, "n": i, "label": None} for i in range(2, 3000)])
+                conn.rollback()
+                bulk.insert(conn, table, [{"id": 5000, "n": 0, "label": None}])
+                if engine.dialect.name == "postgresql":
+                    raise RuntimeError("rolled back")  # PostgreSQL inserts are not queued: nothing to refuse
+        assert conn.execute(select(func.count()).select_from(table)).scalar() == (0 if engine.dialect.name == "sqlite"
+                                                                                   else 1)
+
+
+def test_background_writes_only_inside_an_open_transaction_on_a_database_file(engine, tmp_path):
+    """Outside a transaction (SQLite's schema changes and locks would not be the caller's), on an
+    in-memory database (its connection stays with its thread), and on PostgreSQL (its COPY streams
+    to the server's process already), inserts run in the caller, as always."""
+    table = numbered_table()
+    table.create(engine)
     with engine.connect() as conn:
         with bulk.sqlite_background_writes(conn):
             assert bulk._WRITER not in conn.info
@@ -172,3 +209,10 @@ def test_background_writes_only_inside_an_open_sqlite_transaction(engine):
             with bulk.sqlite_background_writes(conn):  # nested: the same writer, still in place after
                 pass
             assert (bulk._WRITER in conn.info) == (engine.dialect.name == "sqlite")
+    memory = db.connect("sqlite://")
+    table.create(memory)
+    with memory.begin() as conn:
+        with bulk.sqlite_background_writes(conn):
+            assert bulk._WRITER not in conn.info
+            bulk.insert(conn, table, [{"id": i, "n": i, "label": None} for i in range(1, 2000)])
+        assert conn.execute(select(func.count()).select_from(table)).scalar() == 1999

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import shutil
 
 import pytest
 
 from sqlalchemy import text
 
-from sanctions import imports, search_index, store
+from sanctions import imports, search_index
 from tests.conftest import SAMPLES
 
 SOURCES = [("us-sdn", "us"), ("eu", "eu/fsf.xml"), ("gb", "gb/ConList.csv"), ("ca", "ca/sema-lmes.xml"),
@@ -43,52 +42,6 @@ def test_import_indexes_what_a_rebuild_from_the_stored_rows_would(engine):
             hits = conn.execute(text("SELECT count(*) FROM search_entry WHERE text LIKE :q"),
                                 {"q": f"%{folded}%"}).scalar()
     assert hits > 0
-
-
-def test_entries_folded_on_forked_workers_are_the_same(engine, monkeypatch):
-    """A first import folds its search entries on forked workers while it writes the designations
-    (in chunks of two records here): the entries are those a rebuild writes, none is left queued."""
-    calls = []
-    fork = search_index.forked_map
-
-    def watched(function, state, chunks, workers, meanwhile=None):
-        calls.append((workers, len(chunks)))
-        return fork(function, state, chunks, workers, meanwhile)
-
-    monkeypatch.setattr(search_index, "forked_map", watched)
-    monkeypatch.setattr(search_index, "FOLD_PARALLEL_MIN", 0)
-    monkeypatch.setattr(search_index, "FOLD_CHUNK", 2)
-    monkeypatch.setenv("SANCTIONS_MATCH_WORKERS", "3")
-    for source, path in SOURCES:
-        imports.run_import(engine, source, str(SAMPLES / path), expected_minimum=None)
-    assert all(workers == 3 for workers, _ in calls) and max(n for _, n in calls) > 5
-    written = entries(engine)
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM search_pending")).scalar() == 0
-    with engine.begin() as conn:
-        search_index.rebuild(conn)
-    assert written and entries(engine) == written
-    assert not multiprocessing.active_children()
-
-
-def test_a_write_that_fails_while_workers_fold_leaves_nothing(engine, monkeypatch):
-    monkeypatch.setattr(search_index, "FOLD_PARALLEL_MIN", 0)
-    monkeypatch.setattr(search_index, "FOLD_CHUNK", 2)
-    monkeypatch.setenv("SANCTIONS_MATCH_WORKERS", "2")
-    apply = store.apply_diff
-
-    def fails(*args, **kwargs):
-        apply(*args, **kwargs)
-        raise OSError("disk full")
-
-    monkeypatch.setattr(store, "apply_diff", fails)
-    with pytest.raises(OSError, match="disk full"):
-        imports.run_import(engine, "us-sdn", str(SAMPLES / "us"), expected_minimum=None)
-    assert not multiprocessing.active_children()
-    with engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM designation")).scalar() == 0
-        assert conn.execute(text("SELECT count(*) FROM search_entry")).scalar() == 0
-        assert conn.execute(text("SELECT status FROM import_run")).scalars().all() == ["failed"]
 
 
 def test_amended_designations_are_reindexed_like_a_rebuild(engine, tmp_path):
