@@ -217,7 +217,8 @@ class _BackgroundWriter:
         self.driver = driver
         self.pending: queue.Queue = queue.Queue(maxsize=4)
         self.error: BaseException | None = None
-        self.abandoned = False
+        self.abandoned = False  # queued statements are skipped from now on
+        self.ended: str | None = None  # how the transaction ended inside the scope (no insert may follow)
         self.thread = threading.Thread(target=self._run, name="sqlite-bulk-writer", daemon=True)
         self.thread.start()
 
@@ -238,8 +239,8 @@ class _BackgroundWriter:
 
     def submit(self, sql: str, parameters: tuple) -> None:
         self._raise_failure()
-        if self.abandoned:
-            raise RuntimeError("bulk insert after its transaction was rolled back")
+        if self.ended:
+            raise RuntimeError(f"bulk insert after its transaction was {self.ended}")
         self.pending.put((sql, parameters))
 
     def wait(self) -> None:
@@ -296,11 +297,15 @@ def sqlite_background_writes(connection: Connection) -> Iterator[None]:
             writer.abandoned = True  # what is still queued is not run: the caller is failing
             raise
 
+    def commit_all(*_args: Any) -> None:
+        wait_for_writer()
+        writer.ended = "committed"  # later inserts would run outside any transaction
+
     def skip_the_rest(*_args: Any) -> None:
-        writer.abandoned = True
+        writer.abandoned, writer.ended = True, "rolled back"
         writer.pending.join()  # the statement running now ends before the rollback starts
 
-    listeners = [("before_cursor_execute", wait_for_writer), ("commit", wait_for_writer),
+    listeners = [("before_cursor_execute", wait_for_writer), ("commit", commit_all),
                  ("rollback", skip_the_rest)]
     info[_WRITER] = writer
     for name, listener in listeners:

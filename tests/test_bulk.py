@@ -194,6 +194,23 @@ def test_a_rollback_inside_skips_what_is_queued(engine):
                                                                                    else 1)
 
 
+def test_a_commit_inside_includes_what_is_queued(engine):
+    table = numbered_table()
+    table.create(engine)
+    with engine.connect() as conn:
+        conn.begin()
+        conn.execute(table.insert().values(id=1, n=0))
+        with pytest.raises(RuntimeError, match="committed"):
+            with bulk.sqlite_background_writes(conn):
+                bulk.insert(conn, table, [{"id": i, "n": i, "label": None} for i in range(2, 3000)])
+                conn.commit()
+                bulk.insert(conn, table, [{"id": 5000, "n": 0, "label": None}])
+                if engine.dialect.name == "postgresql":
+                    raise RuntimeError("committed")  # PostgreSQL inserts are not queued: nothing to refuse
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).where(table.c.id < 5000)).scalar() == 2999
+
+
 def test_background_writes_only_inside_an_open_transaction_on_a_database_file(engine, tmp_path):
     """Outside a transaction (SQLite's schema changes and locks would not be the caller's), on an
     in-memory database (its connection stays with its thread), and on PostgreSQL (its COPY streams
