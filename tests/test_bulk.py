@@ -177,38 +177,25 @@ def test_a_failed_background_insert_is_raised_naming_its_statement(engine, monke
     assert not [t for t in threading.enumerate() if t.name == "sqlite-bulk-writer"]
 
 
-def test_a_rollback_inside_skips_what_is_queued(engine):
+@pytest.mark.parametrize("end, kept", [("commit", 2999), ("rollback", 0)])
+def test_a_transaction_ended_inside_takes_or_drops_what_is_queued(engine, end, kept):
+    """A commit inside the scope includes every queued insert, a rollback skips them; on SQLite an
+    insert after either is refused (it would run outside any transaction)."""
     table = numbered_table()
     table.create(engine)
+    ended = {"commit": "committed", "rollback": "rolled back"}[end]
     with engine.connect() as conn:
         conn.begin()
         conn.execute(table.insert().values(id=1, n=0))
-        with pytest.raises(RuntimeError, match="rolled back"):
+        with pytest.raises(RuntimeError, match=ended):
             with bulk.sqlite_background_writes(conn):
                 bulk.insert(conn, table, [{"id": i, "n": i, "label": None} for i in range(2, 3000)])
-                conn.rollback()
+                getattr(conn, end)()
                 bulk.insert(conn, table, [{"id": 5000, "n": 0, "label": None}])
                 if engine.dialect.name == "postgresql":
-                    raise RuntimeError("rolled back")  # PostgreSQL inserts are not queued: nothing to refuse
-        assert conn.execute(select(func.count()).select_from(table)).scalar() == (0 if engine.dialect.name == "sqlite"
-                                                                                   else 1)
-
-
-def test_a_commit_inside_includes_what_is_queued(engine):
-    table = numbered_table()
-    table.create(engine)
+                    raise RuntimeError(ended)  # PostgreSQL inserts are not queued: nothing to refuse
     with engine.connect() as conn:
-        conn.begin()
-        conn.execute(table.insert().values(id=1, n=0))
-        with pytest.raises(RuntimeError, match="committed"):
-            with bulk.sqlite_background_writes(conn):
-                bulk.insert(conn, table, [{"id": i, "n": i, "label": None} for i in range(2, 3000)])
-                conn.commit()
-                bulk.insert(conn, table, [{"id": 5000, "n": 0, "label": None}])
-                if engine.dialect.name == "postgresql":
-                    raise RuntimeError("committed")  # PostgreSQL inserts are not queued: nothing to refuse
-    with engine.connect() as conn:
-        assert conn.execute(select(func.count()).where(table.c.id < 5000)).scalar() == 2999
+        assert conn.execute(select(func.count()).where(table.c.id < 5000)).scalar() == kept
 
 
 def test_background_writes_only_inside_an_open_transaction_on_a_database_file(engine, tmp_path):
