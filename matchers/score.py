@@ -48,7 +48,8 @@ ID_IS_TARGET_KINDS = frozenset({"vessel", "aircraft"})
 
 
 def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, person: bool = True,
-                    config: MatchingConfig = DEFAULT, need: float = 0.0) -> float:
+                    config: MatchingConfig = DEFAULT, need: float = 0.0,
+                    totals: tuple[float, float] | None = None) -> float:
     """How much of both names is matched, weighting tokens by rarity.
 
     The shorter name must be covered well.  For persons, tokens missing from
@@ -69,17 +70,25 @@ def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, p
     the words still to align could no longer lift it that high, even matching
     perfectly, a bound below ``need`` is returned instead of the exact value
     (``prune_level`` says how the scorer chooses it).
+
+    ``totals``: the summed rarity of ``a`` and of ``b``, where the caller has them already.
     """
-    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
     idf = stats.weight_of
+    if len(a) <= len(b):
+        short, long_ = a, b
+        total_short = totals[0] if totals else None
+    else:
+        short, long_ = b, a
+        total_short = totals[1] if totals else None
     edits = config.token_edits
     used: set[int] = set()
     matched_short = 0.0
     matched_long = 0.0
     threshold = config.token_match if len(short) > 1 else 0.95
     short_weight = 0.6 if person else 0.5
-    if need > 0.0:
+    if total_short is None:
         total_short = sum(map(idf, short))
+    if need > 0.0:
         # Every word matched at most once and at similarity at most 1: the shorter name's
         # rarity left unmatched caps both its cover and the name's mass.
         left = total_short
@@ -117,8 +126,6 @@ def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, p
                 return bound
     if not used:
         return 0.0  # nothing matched: the cover below would be 0 too
-    if need <= 0.0:
-        total_short = sum(map(idf, short))
     if not total_short:
         return 0.0
     # An unmatched patronymic in the longer name costs little; any other missing word costs in full.
@@ -137,19 +144,23 @@ def token_alignment(a: tuple[str, ...], b: tuple[str, ...], stats: TokenStats, p
 
 
 def name_similarity(a: NameFeature, b: NameFeature, stats: TokenStats, person: bool = True,
-                    config: MatchingConfig = DEFAULT, joined: float | None = None, need: float = 0.0) -> float:
+                    config: MatchingConfig = DEFAULT, joined: float | None = None, need: float = 0.0,
+                    totals: tuple[float, float] | None = None) -> float:
     """Similarity of two names: their words aligned, or their joined spellings.
 
-    ``joined`` is ``joined_similarity`` of the two, where the caller has it already.
+    ``joined`` is ``joined_similarity`` of the two, and ``totals`` their words' summed
+    rarity, where the caller has them already.
     ``need``: a result below it may be a bound instead of the exact value (``token_alignment``).
     """
-    aligned = token_alignment(a.tokens, b.tokens, stats, person, config, need)
+    aligned = token_alignment(a.tokens, b.tokens, stats, person, config, need, totals)
     if joined is None:
         joined = joined_similarity(spellings(a), spellings(b))
     if joined < 0.92:
         return aligned
-    idf = stats.weight_of
-    mass = min(1.0, sum(map(idf, a.tokens)) / config.min_name_mass, sum(map(idf, b.tokens)) / config.min_name_mass)
+    if totals is None:
+        idf = stats.weight_of
+        totals = sum(map(idf, a.tokens)), sum(map(idf, b.tokens))
+    mass = min(1.0, totals[0] / config.min_name_mass, totals[1] / config.min_name_mass)
     return max(aligned, 0.97 * joined * mass)
 
 
@@ -178,6 +189,32 @@ def _scaled(prune: float, factor: float) -> float:
     return prune / factor if prune and factor > 0 else 0.0
 
 
+# What ``best_names`` reads of one name in every pair its record is in: the name, its words
+# as a set, its ``spellings`` and its words' summed rarity (a plain tuple: made for
+# every record a match scores, it is built faster and read as fast as anything else).
+_PreparedName = tuple[NameFeature, frozenset[str], str, str, float]
+
+# Each record's prepared names, by ``id`` (the entry holds the record, so no other object
+# can take its id while it is here), with the statistics the rarities come from.  Pairs
+# come sorted by their first record, which is so prepared once for all its candidates.
+# Bounded: emptied when full, so the memory stays small whatever the store's size.
+_PREPARED: dict[int, tuple[MatchRecord, TokenStats, list[_PreparedName]]] = {}
+_PREPARED_LIMIT = 8192
+
+
+def _prepared(record: MatchRecord, stats: TokenStats) -> list[_PreparedName]:
+    entry = _PREPARED.get(id(record))
+    if entry is not None and entry[0] is record and entry[1] is stats:
+        return entry[2]
+    idf = stats.weight_of
+    names = [(n, frozenset(n.tokens), "".join(n.tokens), "".join(sorted(n.tokens)), sum(map(idf, n.tokens)))
+             for n in record.names]
+    if len(_PREPARED) >= _PREPARED_LIMIT:
+        _PREPARED.clear()
+    _PREPARED[id(record)] = (record, stats, names)
+    return names
+
+
 def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats, config: MatchingConfig = DEFAULT,
                need: float = 0.0) -> tuple[float, int, NameFeature | None, NameFeature | None]:
     """Best name similarity over all name pairs, and how many distinct names agree (>= 0.9).
@@ -190,21 +227,20 @@ def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats, config: Matchi
     prune = prune_level(need)
     best: tuple[float, NameFeature | None, NameFeature | None] = (0.0, None, None)
     agreeing: set[tuple[str, ...]] = set()
-    # Each name's words as a set and its spellings once per pair, not once per name pair.
-    spelled_b = [(nb, set(nb.tokens), spellings(nb)) for nb in b.names]
-    for na in a.names:
-        a_set, a_spelled = set(na.tokens), spellings(na)
-        for nb, b_set, b_spelled in spelled_b:
+    prepared_b = _prepared(b, stats)
+    for na, a_words, a_written, a_ordered, a_total in _prepared(a, stats):
+        for nb, b_words, b_written, b_ordered, b_total in prepared_b:
             # Arabic-script skeletons are compared with Latin names' skeletons below, not with their words.
             if na.skeleton != nb.skeleton:
                 continue
-            as_written = ratio(a_spelled[0], b_spelled[0])
+            as_written = ratio(a_written, b_written)
             # Cheap screen: no common token and unlike spellings cannot reach a useful score.
-            if as_written < 60 and a_set.isdisjoint(b_set):
+            if as_written < 60 and a_words.isdisjoint(b_words):
                 continue
-            joined = joined_similarity(a_spelled, b_spelled, as_written)
+            joined = max(as_written, ratio(a_ordered, b_ordered)) / 100.0  # ``joined_similarity``
             factor = config.weak_name_factor if min(na.weight, nb.weight) < 1.0 else 1.0
-            sim = name_similarity(na, nb, stats, person, config, joined, _scaled(prune, factor)) * factor
+            sim = name_similarity(na, nb, stats, person, config, joined, _scaled(prune, factor),
+                                  (a_total, b_total)) * factor
             if sim >= AGREEING:
                 agreeing.add(na.tokens)
             if sim > best[0]:
