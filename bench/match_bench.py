@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import os
 import re
 import subprocess
@@ -48,6 +49,7 @@ sys.path.insert(0, str(REPO))
 from lxml import etree  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from matchers import parallel  # noqa: E402
 from sanctions import db, gaps, imports, matching, pipeline, targets  # noqa: E402
 
 SHARED = REPO.parent / "shared"
@@ -218,46 +220,68 @@ def incremental(url: str, engine, un_file: Path, tmp: str) -> None:
 
 
 # (module, function, what it does): the stages of a full match, in the order they run.
+# Candidate search, keys and scoring overlap (``matching._index_and_score``): the search
+# and the keys are timed as this process spends them, and the third line is the wait for
+# (and this process's share of) the scoring still to do once the search is over.
 STAGES = [
     (matching, "_load", "load the stored records and build their features"),
-    (matching, "candidate_pairs", "candidate generation"),
-    (matching, "_rewrite_index", "keys and best lists of every record, written"),
-    (matching, "_store_pairs", "score and store pairs (wall time, all processes)"),
+    (matching, "_index_and_score", "candidates, keys and scoring (wall time, overlapped)"),
+    (matching, "search_candidates", "  of which candidate search, in this process"),
+    (matching, "_write_keys", "  of which keys and best lists, handed to the writer"),
+    (parallel.ForkedWorkers, "results", "  of which scoring here, and waiting for the workers"),
     (targets, "recluster", "clustering"),
     (gaps, "refresh", "gap refresh"),
 ]
 
 
 def stage_times(url: str) -> None:
-    """A full match in this process with a timer on each stage (the functions are wrapped, then restored)."""
+    """A full match in this process with a timer on each stage (the functions are wrapped, then restored).
+
+    A generator (the candidate search, the scorers' results) is timed while it runs
+    its own code, not while its caller works between two of its items.
+    """
     seconds: dict[str, float] = {}
-    originals = [(module, name, getattr(module, name)) for module, name, _ in STAGES]
+    originals = [(owner, name, getattr(owner, name)) for owner, name, _ in STAGES]
+
+    def count(label: str, start: float) -> None:
+        seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - start
 
     def timed(function, label):
+        if inspect.isgeneratorfunction(function):
+            def run_generator(*args, **kwargs):
+                items, start = function(*args, **kwargs), time.perf_counter()
+                for item in items:
+                    count(label, start)
+                    yield item
+                    start = time.perf_counter()
+                count(label, start)
+            return run_generator
+
         def run(*args, **kwargs):
             start = time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
-                seconds[label] = seconds.get(label, 0.0) + time.perf_counter() - start
+                count(label, start)
         return run
 
     engine = db.connect(url)
-    for (module, name, label), (_, _, function) in zip(STAGES, originals):
-        setattr(module, name, timed(function, label))
+    for (owner, name, label), (_, _, function) in zip(STAGES, originals):
+        setattr(owner, name, timed(function, label))
     try:
         start = time.perf_counter()
         pipeline.match(engine, full=True)
         total = time.perf_counter() - start
     finally:
-        for module, name, function in originals:
-            setattr(module, name, function)
+        for owner, name, function in originals:
+            setattr(owner, name, function)
         engine.dispose()
     print("  stages of a second full match, in a fresh process:", flush=True)
     for _, _, label in STAGES:
         print(f"    {label:<52} {seconds.get(label, 0.0):6.2f} s")
-    # Token statistics, emptying the pair tables, sorting the pairs, two commits, the decisions carried.
-    print(f"    {'the rest (statistics, deletes, sorting, commits)':<52} {total - sum(seconds.values()):6.2f} s")
+    top = sum(value for label, value in seconds.items() if not label.startswith(" "))
+    # Token statistics, the commits, the decisions carried.
+    print(f"    {'the rest (statistics, commits)':<52} {total - top:6.2f} s")
     print(f"    {'in all':<52} {total:6.2f} s", flush=True)
 
 

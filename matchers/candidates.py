@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from itertools import repeat
 from operator import add
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from matchers.features import MatchRecord
 from sanctions.config import MatchingConfig
@@ -183,6 +183,26 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
     duplicate evidence (``SAME_JURISDICTION_KEYS``).  The incremental match
     (``sanctions.incremental``) reaches the same pairs from the stored index.
     """
+    found = Candidates(set(), len(records), {}, {})
+    for _ in search_candidates(records, stats, config, found):
+        pass
+    return found
+
+
+# Records whose best candidates are searched between two looks at the scorers (``search_candidates``).
+SEARCH_CHUNK = 1000
+
+
+def search_candidates(records: list[MatchRecord], stats: TokenStats, config: MatchingConfig,
+                      found: Candidates, chunk: int = SEARCH_CHUNK) -> Iterator[tuple[int, int, list[int]]]:
+    """``candidate_pairs`` in steps, filling ``found`` as it goes.
+
+    Yields ``(start, stop, codes)``: the records ``start:stop`` now have their best
+    candidates in ``found``, and ``codes`` are the pairs first found in this step,
+    sorted.  The first step is the pairs of exact keys (an empty range of records).
+    A full match scores each step's pairs on other processes while this one
+    searches the next records: the search is single-threaded Python.
+    """
     token_index: dict[str, list[int]] = defaultdict(list)
     # Exact keys (identifiers, whole-name signatures) are millions of mostly unique strings
     # at scale: they are indexed by a 128-bit hash (two independent 64-bit ones), with a
@@ -211,7 +231,7 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
                 held.append(i)
 
     stride = len(records)
-    pairs: set[int] = set()
+    pairs = found.codes
     for h, key in exact_key.items():
         members = exact_index[h]
         if len(members) > config.exact_postings_cap:
@@ -222,6 +242,7 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
                 if a < b and _pairable(records[a], records[b], same_ok):
                     pairs.add(a * stride + b)
     del exact_index, exact_key  # free the exact keys before the token postings are split
+    yield 0, 0, sorted(pairs)
 
     # Each usable token's weight once, and its postings split by (kind, jurisdiction):
     # a record only ever pairs with its own kind in another jurisdiction, so the
@@ -234,34 +255,41 @@ def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: Match
         for j in postings:
             split[(records[j].kind, records[j].jurisdiction)].append(j)
         split_postings[key] = (stats.idf(key[2:]), split)
+    del token_index
 
-    best_of: dict[int, list[int]] = {}
-    weights_of: dict[int, array] = {}
+    best_of, weights_of = found.best, found.weights
     keys = [r.key for r in records]
     limit = config.candidates_per_record
-    for i in range(len(records)):
-        shared: dict[int, float] = {}
-        kind, jurisdiction = records[i].kind, records[i].jurisdiction
-        for key in keys_of[i]:
-            entry = split_postings.get(key)
-            if entry is None:
-                continue
-            weight, split = entry
-            for (other_kind, other_jurisdiction), members in split.items():
-                if other_kind == kind and other_jurisdiction != jurisdiction:
-                    # shared[j] += weight for every member, in C: a record is in a
-                    # posting list once, and the sums still run in key order.
-                    shared.update(zip(members, map(add, map(shared.get, members, repeat(0.0)), repeat(weight))))
-        # Best shared weight first; ties in key order, whatever order the records came in.
-        # Only weights up to the limit-th best can be among the best: the others are not
-        # made into tuples at all (a common word pairs a record with hundreds).
-        floor = sorted(shared.values(), reverse=True)[limit - 1] if len(shared) > limit else -math.inf
-        best = heapq.nsmallest(limit, [(-w, keys[j], j) for j, w in shared.items() if w >= floor])
-        best_of[i] = [j for _, _, j in best]
-        weights_of[i] = array("d", [-w for w, _, _ in best])  # a float object each would cost 24 bytes
-        for j in best_of[i]:
-            pairs.add(i * stride + j if i < j else j * stride + i)
-    return Candidates(pairs, stride, best_of, weights_of)
+    for start in range(0, len(records), chunk):
+        stop = min(start + chunk, len(records))
+        new: list[int] = []
+        for i in range(start, stop):
+            shared: dict[int, float] = {}
+            kind, jurisdiction = records[i].kind, records[i].jurisdiction
+            for key in keys_of[i]:
+                entry = split_postings.get(key)
+                if entry is None:
+                    continue
+                weight, split = entry
+                for (other_kind, other_jurisdiction), members in split.items():
+                    if other_kind == kind and other_jurisdiction != jurisdiction:
+                        # shared[j] += weight for every member, in C: a record is in a
+                        # posting list once, and the sums still run in key order.
+                        shared.update(zip(members, map(add, map(shared.get, members, repeat(0.0)), repeat(weight))))
+            # Best shared weight first; ties in key order, whatever order the records came in.
+            # Only weights up to the limit-th best can be among the best: the others are not
+            # made into tuples at all (a common word pairs a record with hundreds).
+            floor = sorted(shared.values(), reverse=True)[limit - 1] if len(shared) > limit else -math.inf
+            best = heapq.nsmallest(limit, [(-w, keys[j], j) for j, w in shared.items() if w >= floor])
+            best_of[i] = [j for _, _, j in best]
+            weights_of[i] = array("d", [-w for w, _, _ in best])  # a float object each would cost 24 bytes
+            for j in best_of[i]:
+                code = i * stride + j if i < j else j * stride + i
+                if code not in pairs:
+                    pairs.add(code)
+                    new.append(code)
+        new.sort()
+        yield start, stop, new
 
 
 def _pairable(a: MatchRecord, b: MatchRecord, same_jurisdiction_ok: bool) -> bool:

@@ -28,10 +28,10 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import Engine, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from matchers.candidates import (Candidates, TokenStats, blocking_keys, blocks, candidate_pairs, rarity_class,
-                                 record_tokens)
+from matchers.candidates import (Candidates, TokenStats, blocking_keys, blocks, rarity_class, record_tokens,
+                                 search_candidates)
 from matchers.features import MatchRecord, content_features
-from matchers.parallel import forked_map
+from matchers.parallel import forked_map, forked_workers
 from matchers.score import score_pair
 from sanctions import bulk
 from sanctions.config import MatchingConfig, matching_config
@@ -107,6 +107,8 @@ def _pair_rows(loaded: list[Loaded], codes: Iterable[int], stats: TokenStats,
 
 # Pairs below this many are scored in this process: forking costs more than it saves.
 PARALLEL_MIN = 20_000
+# The same for a full match, which forks before it knows its pairs: about six per record.
+PARALLEL_MIN_RECORDS = 3_000
 SCORE_BATCH = 4_000
 
 
@@ -147,31 +149,55 @@ def _store_pairs(session: Session, loaded: list[Loaded], pairs: array | Iterable
         bulk.insert(connection, MatchPair.__table__, rows)
 
 
-def _write_keys(session: Session, loaded: list[Loaded], found: Candidates | None = None) -> None:
-    """Each record's keys and its match state, through the bulk writer (10 million keys at factor 16).
+def _write_keys(session: Session, loaded: list[Loaded], found: Candidates | None = None,
+                start: int = 0, stop: int | None = None) -> None:
+    """The keys and match states of ``loaded[start:stop]``, through the bulk writer (10 million keys at factor 16).
 
     A full match passes its candidates: each state is then written with the
     record's best list at once, not updated with it row by row afterwards.
     """
     connection = session.connection()
+    indexes = range(start, len(loaded) if stop is None else stop)
     bulk.insert(connection, MatchKey.__table__,
-                ({"designation_id": item.id, "key": k} for item in loaded
-                 for k in sorted(set().union(*blocking_keys(item.record)))))
+                ({"designation_id": loaded[i].id, "key": k} for i in indexes
+                 for k in sorted(set().union(*blocking_keys(loaded[i].record)))))
     bulk.insert(connection, MatchState.__table__,
-                ({"designation_id": item.id, "content_hash": item.content_hash,
+                ({"designation_id": loaded[i].id, "content_hash": loaded[i].content_hash,
                   "candidates": None if found is None else format_best(
                       [(loaded[j].id, w) for j, w in zip(found.best[i], found.weights[i])])}
-                 for i, item in enumerate(loaded)))
+                 for i in indexes))
 
 
-def _rewrite_index(session: Session, loaded: list[Loaded], found: Candidates) -> None:
-    """A full match's keys and states, in place of every stored one."""
+def _index_and_score(session: Session, loaded: list[Loaded], stats: TokenStats, config: MatchingConfig,
+                     run_id: int, workers: int) -> Candidates:
+    """A full match's candidates, keys, states and pairs, in place of every stored one.
+
+    The candidate search is single-threaded Python, so it runs here while forked
+    workers score the pairs it has found so far (``matchers.parallel``); each
+    step's keys and states are written from a writer thread meanwhile
+    (``bulk.sqlite_background_writes``).  Once the search is done this process
+    scores what is left alongside the workers.  The pairs are handed over, and
+    their rows stored, in the order the search finds them, whoever scores them.
+    """
     connection = session.connection()
+    connection.execute(delete(MatchPair))
     connection.execute(delete(MatchState))
-    # On SQLite without the keys' indexes, and from a writer thread while the next records'
-    # keys are made (ended before scoring forks its workers: no thread is left then).
-    with bulk.emptied_for_load(connection, MatchKey.__table__), bulk.sqlite_background_writes(connection):
-        _write_keys(session, loaded, found)
+    found = Candidates(set(), len(loaded), {}, {})
+    records = [item.record for item in loaded]
+    # The workers are forked first: the writer thread must not exist at the fork.  The keys
+    # are loaded without their indexes on SQLite (``bulk.emptied_for_load``).
+    with forked_workers(_score_batch, (loaded, stats, config, run_id),
+                        workers if len(loaded) >= PARALLEL_MIN_RECORDS else 1) as scorers, \
+            bulk.emptied_for_load(connection, MatchKey.__table__), bulk.sqlite_background_writes(connection):
+        for start, stop, codes in search_candidates(records, stats, config, found):
+            _write_keys(session, loaded, found, start, stop)
+            for k in range(0, len(codes), SCORE_BATCH):
+                scorers.submit(array("q", codes[k:k + SCORE_BATCH]))
+            for rows in scorers.results():
+                bulk.insert(connection, MatchPair.__table__, rows)
+        for rows in scorers.results(wait=True):
+            bulk.insert(connection, MatchPair.__table__, rows)
+    return found
 
 
 def format_best(best: list[tuple[int, float]]) -> str:
@@ -211,16 +237,9 @@ def _full(session: Session, run: MatchRun, config: MatchingConfig, workers: int 
     _record_config(run, config)
     run.mode = "full"
     loaded = _load(session)
-    records = [item.record for item in loaded]
-    stats = TokenStats.build(records, config)
-    found = candidate_pairs(records, stats, config)
-    session.connection().execute(delete(MatchPair))
-    _rewrite_index(session, loaded, found)
+    stats = TokenStats.build((item.record for item in loaded), config)
+    found = _index_and_score(session, loaded, stats, config, run.id, workers)
     run.designations, run.changed, run.candidates = len(loaded), len(loaded), len(found.codes)
-    # Only the pairs are needed from here on: drop the rest before scoring forks its workers.
-    pairs = found.ordered()
-    del found  # freed at once: candidate structures hold no reference cycles
-    _store_pairs(session, loaded, pairs, stats, config, run.id, workers)
 
 
 def _key_counts(session: Session, keys: Iterable[str]) -> dict[str, int]:
