@@ -266,7 +266,8 @@ def search_candidates(records: list[MatchRecord], stats: TokenStats, config: Mat
         for i in range(start, stop):
             shared: dict[int, float] = {}
             kind, jurisdiction = records[i].kind, records[i].jurisdiction
-            for key in keys_of[i]:
+            record_keys, keys_of[i] = keys_of[i], None  # not needed again: freed as the search goes
+            for key in record_keys:
                 entry = split_postings.get(key)
                 if entry is None:
                     continue

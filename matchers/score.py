@@ -30,6 +30,7 @@ an officer can see why two records were, or were not, linked.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any, Callable
 
 from rapidfuzz.distance import JaroWinkler
@@ -361,7 +362,13 @@ def prune_level(need: float) -> float:
 
 def _bounds_hold(config: MatchingConfig) -> bool:
     """Whether a name similarity is at most 1 under this configuration (the bounds assume it)."""
-    return all(0.0 < f <= 1.0 for f in (config.weak_name_factor, config.skeleton_factor, config.mismatch_factor))
+    return _factors_at_most_one(config.weak_name_factor, config.skeleton_factor, config.mismatch_factor)
+
+
+@functools.cache
+def _factors_at_most_one(*factors: float) -> bool:
+    # Cached: asked for nearly every pair, and a configuration has one answer.
+    return all(0.0 < f <= 1.0 for f in factors)
 
 
 def score_pair(a: MatchRecord, b: MatchRecord, stats: TokenStats,
