@@ -171,13 +171,10 @@ class Candidates:
         """The pairs as tuples (for a few records: tests, explanations)."""
         return {divmod(code, self.stride) for code in self.codes}
 
-    def ordered(self) -> array:
-        """The pairs' codes in pair order, 8 bytes each."""
-        return array("q", sorted(self.codes))
-
 
 def candidate_pairs(records: list[MatchRecord], stats: TokenStats, config: MatchingConfig = DEFAULT) -> Candidates:
-    """Index pairs (i < j) worth scoring, over all ``records`` (a full match).
+    """Index pairs (i < j) worth scoring, over all ``records``, all at once (a full match
+    finds them step by step: ``search_candidates``).
 
     Pairs join records of different jurisdictions, or of one jurisdiction on
     duplicate evidence (``SAME_JURISDICTION_KEYS``).  The incremental match
@@ -197,12 +194,14 @@ def search_candidates(records: list[MatchRecord], stats: TokenStats, config: Mat
                       found: Candidates, chunk: int = SEARCH_CHUNK) -> Iterator[tuple[int, int, list[int]]]:
     """``candidate_pairs`` in steps, filling ``found`` as it goes.
 
-    Yields ``(start, stop, codes)``: the records ``start:stop`` now have their best
-    candidates in ``found``, and ``codes`` are the pairs first found in this step,
-    sorted.  The first step is the pairs of exact keys (an empty range of records).
+    ``found``: empty, with the stride ``len(records)``.  Yields ``(start, stop,
+    codes)``: the records ``start:stop`` now have their best candidates in
+    ``found``, and ``codes`` are the pairs first found in this step, sorted.  The first step is the pairs of exact keys (an empty range of records).
     A full match scores each step's pairs on other processes while this one
     searches the next records: the search is single-threaded Python.
     """
+    if found.codes or found.stride != len(records):
+        raise ValueError("search_candidates needs an empty Candidates with the stride len(records)")
     token_index: dict[str, list[int]] = defaultdict(list)
     # Exact keys (identifiers, whole-name signatures) are millions of mostly unique strings
     # at scale: they are indexed by a 128-bit hash (two independent 64-bit ones), with a

@@ -7,10 +7,19 @@ pickling; only each chunk's input and result cross between processes.
 Chunks can be handed over while this process is still busy with other work:
 a full match forks the workers first, then searches candidates (single-threaded
 Python) and hands each step's pairs over as it finds them, so scoring starts
-at once instead of after the search.  When this process has nothing else to
-do, it takes queued chunks itself (``ForkedWorkers.results``).  Results come
-back in the order the chunks were handed over, whoever did them, so the
-output is the same whatever the number of workers.
+at once instead of after the search.  Once this process has nothing else to
+do, it takes chunks not yet handed over itself (``ForkedWorkers.results``).
+Results come back in the order the chunks were submitted, whoever did them,
+so the output is the same whatever the number of workers.
+
+Each worker has a pipe of its own, and at most ``IN_FLIGHT`` chunks: the rest
+wait here, where this process can take them without asking anyone.  A worker
+sends its results from a thread of its own, so it goes on computing while this
+process is busy elsewhere.  Failures are reported, never waited for: a
+worker's exception is raised here; a worker that dies (or is killed, even
+halfway through sending a result) is noticed by its pipe closing; a worker
+whose parent dies sees its pipe close and exits, so it cannot outlive the
+parent holding copies of its lock files or database connections.
 
 Only work that computes much per byte it reads gains from this: each page
 either process writes after the fork (reading an object writes its reference
@@ -22,145 +31,203 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import pickle
 import queue
+import signal
+import threading
 import traceback
 from collections import deque
 from contextlib import contextmanager
+from multiprocessing.connection import Connection, wait as ready_among
 from typing import Any, Callable, Generic, Iterator, TypeVar
 
 Chunk = TypeVar("Chunk")
 Result = TypeVar("Result")
 
-_INHERITED: Any = None  # the caller's state, set before the fork and read by the workers
+# Chunks handed to one worker before it has returned any: two, so that a worker never
+# waits for this process (busy searching, or scoring a chunk itself) between two chunks,
+# and at the end this process waits for at most two chunks of each worker's.
+IN_FLIGHT = 2
 
-# How long this process waits for a result before it checks that the workers are alive.
-_POLL_SECONDS = 0.5
 
+def _work(function: Callable[[Any, Any], Any], state: Any, conn: Connection, parent_ends: list[Connection]) -> None:
+    """A worker's loop: (number, chunk) in, (number, ok, pickled result or error) out, until None or EOF."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle: it stops the workers
+    for other in parent_ends:
+        # This process's ends of the pipes: only this process may hold them, so that its
+        # death closes them and the worker, waiting for a chunk, sees EOF and exits.
+        other.close()
+    outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
 
-def _work(function: Callable[[Any, Any], Any], tasks, results) -> None:
-    """A worker's loop: numbered chunks in, numbered results (or the error, pickled here) out."""
-    while (task := tasks.get()) is not None:
-        n, chunk = task
+    def send() -> None:
         try:
-            payload = (n, True, function(_INHERITED, chunk))
-        except BaseException as exc:  # noqa: BLE001 - every failure must reach the parent
+            while (message := outbox.get()) is not None:
+                conn.send_bytes(message)
+        except OSError:
+            pass  # the parent closed the pipe: it has given up on the results
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        while (task := conn.recv()) is not None:
+            n, chunk = task
             try:
-                payload = (n, False, pickle.dumps(exc))
-            except Exception:  # an exception that cannot be pickled: its text still can
-                payload = (n, False, pickle.dumps(RuntimeError(traceback.format_exc())))
-        results.put(payload)
+                message = pickle.dumps((n, True, function(state, chunk)), pickle.HIGHEST_PROTOCOL)
+            except BaseException as exc:  # noqa: BLE001 - every failure must reach the parent
+                outbox.put(_pickled_error(n, exc))
+            else:
+                outbox.put(message)
+    except (EOFError, OSError):
+        pass  # the parent is gone: nothing left to do
+    finally:
+        outbox.put(None)
+        sender.join()
+
+
+def _pickled_error(n: int, exc: BaseException) -> bytes:
+    """The worker's exception, with its traceback as a note; its text alone if it cannot travel."""
+    text = traceback.format_exc()
+    try:
+        exc.add_note(f"in a forked worker (pid {os.getpid()}):\n{text}")
+        message = pickle.dumps((n, False, exc), pickle.HIGHEST_PROTOCOL)
+        pickle.loads(message)  # an exception that pickles but cannot be rebuilt fails here, not there
+        return message
+    except Exception:
+        return pickle.dumps((n, False, RuntimeError(f"a forked worker failed:\n{text}")))
+
+
+class WorkerFailed(RuntimeError):
+    """A worker stopped without finishing its chunks (killed, or out of memory)."""
 
 
 class ForkedWorkers(Generic[Chunk, Result]):
-    """``function(state, chunk)`` for chunks handed over one by one; see ``forked_workers``."""
+    """``function(state, chunk)`` for chunks handed over one by one; made by ``forked_workers``."""
 
     def __init__(self, function: Callable[[Any, Chunk], Result], state: Any, workers: int):
         self.function, self.state = function, state
-        self.submitted = 0          # chunks handed over
-        self.next_result = 0        # the number of the next result to give back
+        self.workers = workers - 1 if workers > 1 and "fork" in multiprocessing.get_all_start_methods() else 0
+        self.submitted = 0                             # chunks submitted
+        self.next_result = 0                           # the number of the next result to give back
+        self.waiting: deque[tuple[int, Chunk]] = deque()  # submitted, not yet handed to anyone
         self.done: dict[int, Result] = {}
-        self.local: deque[tuple[int, Chunk]] = deque()  # without workers: chunks not yet done
-        self.processes: list = []
-        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-            context = multiprocessing.get_context("fork")
-            self._tasks, self._results = context.Queue(), context.Queue()
-            self.processes = [context.Process(target=_work, args=(function, self._tasks, self._results), daemon=True)
-                              for _ in range(workers - 1)]
+        self.processes: list[Any] = []
+        self.pipes: list[Connection] = []
+        self.in_flight: list[int] = []
 
     def start(self) -> None:
-        for process in self.processes:
+        """Fork the workers; each closes its copies of this process's ends of the pipes."""
+        context = multiprocessing.get_context("fork")
+        for _ in range(self.workers):
+            here, there = context.Pipe()
+            process = context.Process(target=_work, args=(self.function, self.state, there, self.pipes + [here]),
+                                      daemon=True)
             process.start()
+            there.close()  # only the worker holds its end: its death closes the pipe
+            self.processes.append(process)
+            self.pipes.append(here)
+            self.in_flight.append(0)
 
     def submit(self, chunk: Chunk) -> None:
-        """Hand a chunk over: a worker takes it, or this process at ``results(wait=True)``."""
-        if self.processes:
-            self._tasks.put((self.submitted, chunk))
-        else:
-            self.local.append((self.submitted, chunk))
+        """Hand a chunk over: to a worker with room for it, else kept here for later."""
+        self.waiting.append((self.submitted, chunk))
         self.submitted += 1
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        for k, pipe in enumerate(self.pipes):
+            while self.waiting and self.in_flight[k] < IN_FLIGHT:
+                pipe.send(self.waiting.popleft())
+                self.in_flight[k] += 1
 
     def results(self, wait: bool = False) -> Iterator[Result]:
-        """Results in the order their chunks were handed over.
+        """Results in the order their chunks were submitted.
 
-        ``wait=False``: those ready now; without workers, the queued chunks are
-        done here first.  ``wait=True``: every result, this process doing
-        queued chunks itself meanwhile.
+        ``wait=False``: those ready now (without workers, chunks are done here
+        first).  ``wait=True``: every result, this process doing chunks not yet
+        handed over meanwhile.
         """
         while self.next_result < self.submitted:
             if self.next_result in self.done:
-                yield self.done.pop(self.next_result)
                 self.next_result += 1
-            elif not self.processes:
-                n, chunk = self.local.popleft()
+                yield self.done.pop(self.next_result - 1)
+            elif not self.processes or (wait and self.waiting and not self._receive(block=False)):
+                n, chunk = self.waiting.popleft()
                 self.done[n] = self.function(self.state, chunk)
-            elif not self._receive(wait):
+            elif not self._receive(block=wait):
                 return
 
-    def _receive(self, wait: bool) -> bool:
-        """Take one result from the workers, or do one queued chunk here; False if not waiting and none is ready."""
-        try:
-            n, ok, result = self._results.get(block=False)
-        except queue.Empty:
-            if not wait:
-                return False
-            try:
-                n, chunk = self._tasks.get_nowait()
-            except queue.Empty:
-                n, ok, result = self._wait_for_result()
-            else:
-                self.done[n] = self.function(self.state, chunk)
-                return True
-        if not ok:
-            raise pickle.loads(result)
-        self.done[n] = result
-        return True
-
-    def _wait_for_result(self):
+    def _receive(self, block: bool) -> bool:
+        """Take the results the workers have sent; False if none was there (and not blocking)."""
+        sentinels = {p.sentinel: p for p in self.processes}
         while True:
-            try:
-                return self._results.get(timeout=_POLL_SECONDS)
-            except queue.Empty:
-                dead = [p for p in self.processes if not p.is_alive()]
-                if dead:
-                    raise RuntimeError(f"a scoring worker stopped unexpectedly (exit code {dead[0].exitcode})") \
-                        from None
+            ready = ready_among(self.pipes + list(sentinels), timeout=None if block else 0)
+            received = False
+            for k, pipe in enumerate(self.pipes):
+                if pipe not in ready:
+                    continue
+                try:
+                    n, ok, result = pickle.loads(pipe.recv_bytes())
+                except (EOFError, OSError):
+                    self.processes[k].join()
+                    raise WorkerFailed(f"a scoring worker stopped unexpectedly (exit code "
+                                       f"{self.processes[k].exitcode})") from None
+                if not ok:
+                    raise result
+                self.done[n] = result
+                self.in_flight[k] -= 1
+                received = True
+            if received:
+                self._hand_over()
+                return True
+            dead = [sentinels[s] for s in ready if s in sentinels]
+            if dead:
+                # Its pipe may not show the end yet: the process is exiting, its files closing.
+                dead[0].join()
+                raise WorkerFailed(f"a scoring worker stopped unexpectedly (exit code {dead[0].exitcode})")
+            if not block:
+                return False
 
     def close(self, failed: bool) -> None:
-        """Stop the workers: at once after a failure, else once they have finished their loop."""
-        if not self.processes:
-            return
-        # Results nobody collected would keep a worker from exiting (its pipe full).
-        failed = failed or self.next_result < self.submitted
-        if not failed:
-            for _ in self.processes:
-                self._tasks.put(None)
+        """Stop the workers: after a failure at once, else once they have exited by themselves.
+
+        A worker told to stop has nothing left to do but exit, so one still running
+        after a few seconds is stuck (say, on a lock a thread of this process held at
+        the fork) and is stopped by a signal: closing never hangs.
+        """
+        for pipe in self.pipes:
+            try:
+                if not failed:
+                    pipe.send(None)
+            except OSError:
+                pass
+            pipe.close()  # a worker still reading sees EOF
         for process in self.processes:
-            if failed:
+            process.join(5 if not failed else 0.5)
+            if process.is_alive():
                 process.terminate()
-            process.join(None if not failed else 5)
+                process.join(5)
             if process.is_alive():
                 process.kill()
                 process.join()
-        for q in (self._tasks, self._results):
-            q.cancel_join_thread()  # nothing left to deliver is worth waiting for
-            q.close()
 
 
 @contextmanager
 def forked_workers(function: Callable[[Any, Chunk], Result], state: Any,
                    workers: int) -> Iterator[ForkedWorkers[Chunk, Result]]:
-    """Workers computing ``function(state, chunk)``, forked now, stopped at the end of the block.
+    """``workers - 1`` forked workers computing ``function(state, chunk)``, stopped at the end of the block.
 
-    ``function`` must be a module-level function; ``state`` is inherited through
-    the fork, never pickled.  With one worker, or where processes cannot fork,
-    every chunk is done in this process, when results are asked for.  Fork before
-    starting threads of your own (a forked copy holds only the forking thread).
+    ``state`` is inherited through the fork, never pickled.  With one worker,
+    or where processes cannot fork, every chunk is done in this process, when
+    results are asked for.  A forked copy holds only the forking thread, so
+    fork before starting threads whose locks a worker could need (a match
+    starts its SQLite writer thread inside the block); the workers touch only
+    ``state``, their pipes and the pickle module, never the terminal, which the
+    command line's progress thread may be writing to at the fork.  Every
+    result must be collected (``results(wait=True)``) before the block ends.
     """
-    global _INHERITED
     pool: ForkedWorkers[Chunk, Result] = ForkedWorkers(function, state, workers)
-    if pool.processes:
-        _INHERITED = state
+    if pool.workers:
         # Frozen objects are left alone by the workers' garbage collector, which would
         # otherwise write to every object's header and so copy every page of the state.
         gc.freeze()
@@ -170,12 +237,15 @@ def forked_workers(function: Callable[[Any, Chunk], Result], state: Any,
         yield pool
         failed = False
     finally:
+        # Results nobody collected: a bug in the caller, and pairs that would be lost.
+        uncollected = not failed and pool.next_result < pool.submitted
         try:
-            pool.close(failed)
+            pool.close(failed or uncollected)
         finally:
-            if pool.processes:
+            if pool.workers:
                 gc.unfreeze()
-                _INHERITED = None
+    if uncollected:
+        raise RuntimeError(f"{pool.submitted - pool.next_result} results were never collected")
 
 
 def forked_map(function: Callable[[Any, Chunk], Result], state: Any, chunks: list[Chunk],

@@ -198,9 +198,17 @@ _PreparedName = tuple[NameFeature, frozenset[str], str, str, float]
 # Each record's prepared names, by ``id`` (the entry holds the record, so no other object
 # can take its id while it is here), with the statistics the rarities come from.  Pairs
 # come sorted by their first record, which is so prepared once for all its candidates.
-# Bounded: emptied when full, so the memory stays small whatever the store's size.
+# Bounded: emptied when full, so the memory stays small whatever the store's size.  A
+# record's names are never changed once its features are built (``features``), which is
+# what makes an entry stay true; under threads (the web's screening) each look-up and
+# store is one dict operation, and a stale answer is impossible for the same reasons.
 _PREPARED: dict[int, tuple[MatchRecord, TokenStats, list[_PreparedName]]] = {}
 _PREPARED_LIMIT = 8192
+
+
+def forget_prepared() -> None:
+    """Empty the cache of prepared names (a match calls it when done: its records need not stay alive)."""
+    _PREPARED.clear()
 
 
 def _prepared(record: MatchRecord, stats: TokenStats) -> list[_PreparedName]:

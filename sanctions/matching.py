@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable
 from sqlalchemy import Engine, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from matchers import score
 from matchers.candidates import (Candidates, TokenStats, blocking_keys, blocks, rarity_class, record_tokens,
                                  search_candidates)
 from matchers.features import MatchRecord, content_features
@@ -105,11 +106,14 @@ def _pair_rows(loaded: list[Loaded], codes: Iterable[int], stats: TokenStats,
     return rows
 
 
-# Pairs below this many are scored in this process: forking costs more than it saves.
+# An incremental match with fewer pairs than this scores them in this process: forking
+# costs more than it saves.
 PARALLEL_MIN = 20_000
 # The same for a full match, which forks before it knows its pairs: about six per record.
 PARALLEL_MIN_RECORDS = 3_000
-SCORE_BATCH = 4_000
+# Pairs per chunk handed to a worker: small enough that neither process waits long for
+# the other at the end, large enough that sending them costs nothing to speak of.
+SCORE_BATCH = 2_000
 
 
 def _score_batch(state: tuple, batch: array) -> list[dict[str, Any]]:
@@ -138,15 +142,17 @@ def match_workers() -> int:
     return workers if workers > 0 else (os.cpu_count() or 1)
 
 
-def _store_pairs(session: Session, loaded: list[Loaded], pairs: array | Iterable[tuple[int, int]],
+def _store_pairs(session: Session, loaded: list[Loaded], pairs: Iterable[tuple[int, int]],
                  stats: TokenStats, config: MatchingConfig, run_id: int, workers: int = 1) -> None:
-    """Score and store pairs of ``loaded``: sorted codes (``Candidates.ordered``) or index pairs."""
-    if not isinstance(pairs, array):
-        stride = len(loaded)
-        pairs = array("q", sorted(i * stride + j for i, j in pairs))
+    """Score and store pairs of ``loaded``, given as index pairs (an incremental match)."""
+    stride = len(loaded)
+    ordered = array("q", sorted(i * stride + j for i, j in pairs))
     connection = session.connection()
-    for rows in _scored_rows(loaded, pairs, stats, config, run_id, workers):
-        bulk.insert(connection, MatchPair.__table__, rows)
+    try:
+        for rows in _scored_rows(loaded, ordered, stats, config, run_id, workers):
+            bulk.insert(connection, MatchPair.__table__, rows)
+    finally:
+        score.forget_prepared()
 
 
 def _write_keys(session: Session, loaded: list[Loaded], found: Candidates | None = None,
@@ -169,15 +175,16 @@ def _write_keys(session: Session, loaded: list[Loaded], found: Candidates | None
 
 
 def _index_and_score(session: Session, loaded: list[Loaded], stats: TokenStats, config: MatchingConfig,
-                     run_id: int, workers: int) -> Candidates:
-    """A full match's candidates, keys, states and pairs, in place of every stored one.
+                     run_id: int, workers: int) -> int:
+    """A full match's candidates, keys, states and pairs, in place of every stored one; the number of pairs scored.
 
     The candidate search is single-threaded Python, so it runs here while forked
     workers score the pairs it has found so far (``matchers.parallel``); each
-    step's keys and states are written from a writer thread meanwhile
-    (``bulk.sqlite_background_writes``).  Once the search is done this process
-    scores what is left alongside the workers.  The pairs are handed over, and
-    their rows stored, in the order the search finds them, whoever scores them.
+    step's keys and states are written meanwhile (on SQLite from a writer thread,
+    ``bulk.sqlite_background_writes``; on PostgreSQL by COPY).  Once the search is
+    done this process scores what is left alongside the workers.  The pairs are
+    handed over, and their rows stored, in the order the search finds them,
+    whoever scores them.
     """
     connection = session.connection()
     connection.execute(delete(MatchPair))
@@ -186,18 +193,23 @@ def _index_and_score(session: Session, loaded: list[Loaded], stats: TokenStats, 
     records = [item.record for item in loaded]
     # The workers are forked first: the writer thread must not exist at the fork.  The keys
     # are loaded without their indexes on SQLite (``bulk.emptied_for_load``).
-    with forked_workers(_score_batch, (loaded, stats, config, run_id),
-                        workers if len(loaded) >= PARALLEL_MIN_RECORDS else 1) as scorers, \
-            bulk.emptied_for_load(connection, MatchKey.__table__), bulk.sqlite_background_writes(connection):
-        for start, stop, codes in search_candidates(records, stats, config, found):
-            _write_keys(session, loaded, found, start, stop)
-            for k in range(0, len(codes), SCORE_BATCH):
-                scorers.submit(array("q", codes[k:k + SCORE_BATCH]))
-            for rows in scorers.results():
+    try:
+        with forked_workers(_score_batch, (loaded, stats, config, run_id),
+                            workers if len(loaded) >= PARALLEL_MIN_RECORDS else 1) as scorers, \
+                bulk.emptied_for_load(connection, MatchKey.__table__), bulk.sqlite_background_writes(connection):
+            for start, stop, codes in search_candidates(records, stats, config, found):
+                _write_keys(session, loaded, found, start, stop)
+                for k in range(0, len(codes), SCORE_BATCH):
+                    scorers.submit(array("q", codes[k:k + SCORE_BATCH]))
+                for rows in scorers.results():
+                    bulk.insert(connection, MatchPair.__table__, rows)
+            scored = len(found.codes)
+            del found  # the pairs found, best lists and weights are written or handed over by now
+            for rows in scorers.results(wait=True):
                 bulk.insert(connection, MatchPair.__table__, rows)
-        for rows in scorers.results(wait=True):
-            bulk.insert(connection, MatchPair.__table__, rows)
-    return found
+    finally:
+        score.forget_prepared()
+    return scored
 
 
 def format_best(best: list[tuple[int, float]]) -> str:
@@ -238,8 +250,8 @@ def _full(session: Session, run: MatchRun, config: MatchingConfig, workers: int 
     run.mode = "full"
     loaded = _load(session)
     stats = TokenStats.build((item.record for item in loaded), config)
-    found = _index_and_score(session, loaded, stats, config, run.id, workers)
-    run.designations, run.changed, run.candidates = len(loaded), len(loaded), len(found.codes)
+    scored = _index_and_score(session, loaded, stats, config, run.id, workers)
+    run.designations, run.changed, run.candidates = len(loaded), len(loaded), scored
 
 
 def _key_counts(session: Session, keys: Iterable[str]) -> dict[str, int]:

@@ -3,25 +3,33 @@
 A full match hands pairs to the workers while it is still searching for more
 and writing keys, so these check what the store must never see: results out
 of order, a worker's error lost or turned into a hang, a worker left running.
+
+The failing functions fail only in a forked worker (``state`` is the pid of
+the test's process).  The first ``IN_FLIGHT`` chunks go to the one worker as
+they are submitted, so a failure planted in chunk 1 always happens there.
 """
 from __future__ import annotations
 
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from functools import partial
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from matchers import parallel
-from matchers.candidates import search_candidates
-from matchers.parallel import forked_map, forked_workers
+from matchers.candidates import Candidates, TokenStats, candidate_pairs, search_candidates
+from matchers.features import content_features
+from matchers.parallel import WorkerFailed, forked_map, forked_workers
 from sanctions import matching, pipeline
+from sanctions.config import MatchingConfig
 from sanctions.db import session_factory
-from sanctions.models import MatchKey, MatchPair, MatchState, TargetMember
+from sanctions.models import Designation, MatchKey, MatchPair, MatchState, TargetMember
 from tests.test_matching import import_samples
 
 
@@ -29,11 +37,8 @@ def _square_with_pid(state: int, chunk: int) -> tuple[int, int]:
     return os.getpid(), chunk * chunk + state
 
 
-# The failing functions below fail only in a forked worker (``state`` is the pid of the
-# test's process), and the tests give the worker time to take every chunk first: this
-# process also takes queued chunks once it waits, and would raise the error itself.
-def _fail_on_three(state: int, chunk: int) -> int:
-    if chunk == 3 and os.getpid() != state:
+def _fail_on_one(state: int, chunk: int) -> int:
+    if chunk == 1 and os.getpid() != state:
         raise ValueError(f"chunk {chunk} is bad")
     return chunk
 
@@ -45,24 +50,30 @@ class _Unpicklable(Exception):
 
 
 def _fail_unpicklably(state: int, chunk: int) -> int:
-    if chunk == 2 and os.getpid() != state:
+    if chunk == 1 and os.getpid() != state:
         raise _Unpicklable()
     return chunk
 
 
-def _die_on_two(state: int, chunk: int) -> int:
-    if chunk == 2 and os.getpid() != state:
+def _return_a_lock(state: int, chunk: int):
+    return threading.Lock() if chunk == 1 and os.getpid() != state else chunk
+
+
+def _die_on_one(state: int, chunk: int) -> int:
+    if chunk == 1 and os.getpid() != state:
         os.kill(os.getpid(), signal.SIGKILL)
     return chunk
 
 
-def _handed_to_the_worker(function, chunks: int) -> None:
-    """Every chunk handed over and taken by the one worker, then every result waited for."""
+def _big(state: int, chunk: int) -> bytes:
+    return bytes(300_000)  # more than a pipe holds: the worker's sender blocks until read
+
+
+def _all_results(function, chunks: int = 6) -> list:
     with forked_workers(function, os.getpid(), 2) as pool:
         for n in range(chunks):
             pool.submit(n)
-        time.sleep(0.5)
-        list(pool.results(wait=True))
+        return list(pool.results(wait=True))
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
@@ -76,68 +87,151 @@ def test_results_come_back_in_order_whoever_did_them(workers):
         seen += list(pool.results(wait=True))
     assert [value for _, value in seen] == [n * n + 7 for n in range(100)]
     pids = {pid for pid, _ in seen}
-    assert (pids == {os.getpid()}) == (workers == 1)
+    if workers == 1:
+        assert pids == {os.getpid()}
+    else:  # the first chunks go to the workers as they are submitted
+        assert len(pids - {os.getpid()}) == workers - 1
     assert not multiprocessing.active_children()
 
 
 def test_forked_map_is_the_same_on_any_number_of_processes():
     chunks = list(range(40))
-    one = [value for _, value in forked_map(_square_with_pid, 1, chunks, 1)]
-    two = [value for _, value in forked_map(_square_with_pid, 1, chunks, 2)]
-    assert one == two == [n * n + 1 for n in chunks]
+    one = list(forked_map(_square_with_pid, 1, chunks, 1))
+    two = list(forked_map(_square_with_pid, 1, chunks, 2))
+    assert [v for _, v in one] == [v for _, v in two] == [n * n + 1 for n in chunks]
+    assert {pid for pid, _ in two} - {os.getpid()}  # a worker did some
     assert not multiprocessing.active_children()
 
 
-def test_a_workers_error_is_raised_here_and_the_workers_stop():
-    with pytest.raises(ValueError, match="chunk 3 is bad"):
-        _handed_to_the_worker(_fail_on_three, 8)
+def test_a_workers_error_is_raised_here_with_its_traceback_and_the_workers_stop():
+    with pytest.raises(ValueError, match="chunk 1 is bad") as raised:
+        _all_results(_fail_on_one)
+    assert any("in a forked worker" in note and "_fail_on_one" in note for note in raised.value.__notes__)
     assert not multiprocessing.active_children()
 
 
-def test_an_error_that_cannot_be_pickled_arrives_as_its_traceback():
-    with pytest.raises(RuntimeError, match="_Unpicklable: cannot travel"):
-        _handed_to_the_worker(_fail_unpicklably, 6)
+@pytest.mark.parametrize("function, error, message", [
+    (_fail_unpicklably, RuntimeError, "_Unpicklable: cannot travel"),  # arrives as its traceback
+    (_return_a_lock, TypeError, "cannot pickle"),                      # an error, not a hang
+    (_die_on_one, WorkerFailed, "stopped unexpectedly"),               # reported, not waited for
+])
+def test_what_cannot_come_back_from_a_worker_is_an_error(function, error, message):
+    with pytest.raises(error, match=message):
+        _all_results(function)
     assert not multiprocessing.active_children()
 
 
-def test_a_killed_worker_is_reported_not_waited_for(monkeypatch):
-    monkeypatch.setattr(parallel, "_POLL_SECONDS", 0.05)
-    with pytest.raises(RuntimeError, match="stopped unexpectedly"):
-        _handed_to_the_worker(_die_on_two, 6)
+def test_an_error_here_stops_the_workers_even_with_results_in_their_pipes():
+    with pytest.raises(KeyError):
+        with forked_workers(_big, 0, 2) as pool:
+            for n in range(10):
+                pool.submit(n)
+            raise KeyError("the caller failed")
     assert not multiprocessing.active_children()
 
 
-def test_results_left_uncollected_do_not_keep_a_worker_alive():
-    with forked_workers(_square_with_pid, 0, 2) as pool:
-        for n in range(50):
-            pool.submit(n)
+def test_results_left_uncollected_are_an_error_and_stop_the_workers():
+    with pytest.raises(RuntimeError, match="10 results were never collected"):
+        with forked_workers(_big, 0, 2) as pool:
+            for n in range(10):
+                pool.submit(n)
     assert not multiprocessing.active_children()
+
+
+def test_a_worker_exits_when_its_parent_dies(tmp_path):
+    """The parent is killed while its worker waits for a chunk: the worker must not stay
+    (it would hold copies of the parent's lock files and database connections)."""
+    script = tmp_path / "parent.py"
+    pid_file = tmp_path / "worker.pid"
+    script.write_text(
+        "import os, sys, time\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+        "from matchers.parallel import forked_workers\n"
+        "def pid(state, chunk):\n"
+        "    return os.getpid()\n"
+        "with forked_workers(pid, None, 2) as pool:\n"
+        "    pool.submit(0)\n"
+        "    time.sleep(0.3)\n"
+        "    worker = next(iter(pool.results(wait=True)))\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(worker))\n"
+        "    pool.submit(1)\n"
+        "    list(pool.results(wait=True))\n"
+        "    os.kill(os.getpid(), 9)\n")
+    subprocess.run([sys.executable, str(script)], check=False)
+    worker = int(pid_file.read_text())
+    for _ in range(100):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        pytest.fail("the worker outlived its parent")
+
+
+def _real_sample_records(engine):
+    with session_factory(engine)() as session:
+        rows = session.execute(select(Designation.content).order_by(Designation.key)).scalars().all()
+    return [content_features(content) for content in rows]
+
+
+@pytest.mark.parametrize("chunk", [1, 13, 100_000])
+def test_the_search_in_steps_finds_each_pair_once_as_at_once(engine, chunk):
+    import_samples(engine)
+    records = _real_sample_records(engine)
+    config = MatchingConfig()
+    stats = TokenStats.build(records, config)
+    at_once = candidate_pairs(records, stats, config)
+    found = Candidates(set(), len(records), {}, {})
+    steps = list(search_candidates(records, stats, config, found, chunk=chunk))
+    handed = [code for _, _, codes in steps for code in codes]
+    assert len(handed) == len(set(handed)) == len(at_once.codes) > 100
+    assert set(handed) == at_once.codes and found.best == at_once.best
+    assert [(start, stop) for start, stop, _ in steps[1:]] == \
+        [(s, min(s + chunk, len(records))) for s in range(0, len(records), chunk)]
+    with pytest.raises(ValueError, match="empty Candidates"):
+        next(search_candidates(records, stats, config, found))
+
+
+_SCORE_BATCH = matching._score_batch
+
+
+def _scored_by(folder: Path, state, batch):
+    """``matching._score_batch``, leaving a file named after the process that ran it."""
+    (folder / str(os.getpid())).touch()
+    return _SCORE_BATCH(state, batch)
 
 
 def _stored(engine):
     with session_factory(engine)() as session:
-        pairs = sorted(session.execute(select(MatchPair.key_a, MatchPair.key_b, MatchPair.score, MatchPair.band,
-                                              MatchPair.explanation)).all())
-        keys = sorted(session.execute(select(MatchKey.designation_id, MatchKey.key)).all())
+        pairs = session.execute(select(MatchPair.key_a, MatchPair.key_b, MatchPair.score, MatchPair.band,
+                                       MatchPair.explanation).order_by(MatchPair.id)).all()
+        keys = session.execute(select(MatchKey.designation_id, MatchKey.key).order_by(MatchKey.id)).all()
         states = sorted(session.execute(select(MatchState.designation_id, MatchState.candidates)).all())
         members = sorted(session.execute(select(TargetMember.target_id, TargetMember.designation_key)).all())
     return pairs, keys, states, members
 
 
-def test_a_forked_full_match_stores_what_one_process_does(engine, monkeypatch):
+def test_a_forked_full_match_stores_what_one_process_does(engine, monkeypatch, tmp_path):
     """The samples are too few to fork for: the thresholds are lowered, and the search
-    made to hand over small steps, so that workers score while keys are still written."""
+    made to hand over small steps, so that workers score while keys are still written.
+    The rows must be stored in the same order too (compared by id)."""
     import_samples(engine)
+    scorers = tmp_path / "scorers"
+    scorers.mkdir()
     monkeypatch.setattr(matching, "PARALLEL_MIN_RECORDS", 0)
     monkeypatch.setattr(matching, "SCORE_BATCH", 7)
     monkeypatch.setattr(matching, "search_candidates", partial(search_candidates, chunk=13))
+    monkeypatch.setattr(matching, "_score_batch", partial(_scored_by, scorers))
     monkeypatch.setenv("SANCTIONS_MATCH_WORKERS", "1")
     single = pipeline.match(engine, full=True)
     one = _stored(engine)
+    assert {p.name for p in scorers.iterdir()} == {str(os.getpid())}
     monkeypatch.setenv("SANCTIONS_MATCH_WORKERS", "2")
     forked = pipeline.match(engine, full=True)
     two = _stored(engine)
+    assert len(list(scorers.iterdir())) == 2  # a worker scored some of the pairs
     assert forked.candidates == single.candidates > 100 and forked.linked == single.linked > 10
     assert two == one
     assert not multiprocessing.active_children()
-
