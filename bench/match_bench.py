@@ -24,8 +24,9 @@ per factor, kept for later runs), then:
 With several factors it prints the growth of the CPU time between consecutive
 factors (time f16 / time f4 should stay at or under 5).  ``--stages`` then runs
 a second full match in a fresh process, with a timer on each stage (loading
-and features, candidates, match keys, best lists, scoring, clustering, gap
-refresh), for the README's account of where the time goes.  It runs after the
+and features; the candidate search, keys and best lists, and scoring, which
+overlap, as one stage and each part of it; clustering; gap refresh), for the
+README's account of where the time goes.  It runs after the
 nightly step, on a store that already holds targets and gaps, as a full match
 run by hand would.
 """
