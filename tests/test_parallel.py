@@ -235,3 +235,31 @@ def test_a_forked_full_match_stores_what_one_process_does(engine, monkeypatch, t
     assert forked.candidates == single.candidates > 100 and forked.linked == single.linked > 10
     assert two == one
     assert not multiprocessing.active_children()
+
+
+def test_a_full_match_failing_midway_leaves_the_store_and_no_worker_behind(engine, monkeypatch):
+    """A failure after the workers have scored some pairs and some keys are written: the
+    whole match rolls back (pairs, keys and states as before), and no worker or writer
+    thread is left running."""
+    import_samples(engine)
+    pipeline.match(engine)
+    before = _stored(engine)
+    monkeypatch.setattr(matching, "PARALLEL_MIN_RECORDS", 0)
+    monkeypatch.setattr(matching, "SCORE_BATCH", 7)
+    monkeypatch.setattr(matching, "search_candidates", partial(search_candidates, chunk=13))
+    monkeypatch.setenv("SANCTIONS_MATCH_WORKERS", "2")
+    write_keys, steps = matching._write_keys, []
+
+    def failing_on_the_fifth_step(*args, **kwargs):
+        steps.append(1)
+        if len(steps) == 5:
+            raise OSError("disk full")
+        return write_keys(*args, **kwargs)
+
+    monkeypatch.setattr(matching, "_write_keys", failing_on_the_fifth_step)
+    threads = set(threading.enumerate())
+    with pytest.raises(OSError, match="disk full"):
+        pipeline.match(engine, full=True)
+    assert _stored(engine) == before
+    assert not multiprocessing.active_children()
+    assert set(threading.enumerate()) <= threads
