@@ -26,9 +26,8 @@ factors (time f16 / time f4 should stay at or under 5).  ``--stages`` then runs
 a second full match in a fresh process, with a timer on each stage (loading
 and features; the candidate search, keys and best lists, and scoring, which
 overlap, as one stage and each part of it; clustering; gap refresh), for the
-README's account of where the time goes.  It runs after the
-nightly step, on a store that already holds targets and gaps, as a full match
-run by hand would.
+README's account of where the time goes.  It runs after the nightly step, on a
+store that already holds targets and gaps, as a full match run by hand would.
 """
 from __future__ import annotations
 
@@ -280,6 +279,7 @@ def stage_times(url: str) -> None:
     print("  stages of a second full match, in a fresh process:", flush=True)
     for _, _, label in STAGES:
         print(f"    {label:<52} {seconds.get(label, 0.0):6.2f} s")
+    # Indented labels are parts of the stage above them: counted once, in it.
     top = sum(value for label, value in seconds.items() if not label.startswith(" "))
     # Token statistics, the commits, the decisions carried.
     print(f"    {'the rest (statistics, commits)':<52} {total - top:6.2f} s")

@@ -196,8 +196,9 @@ def search_candidates(records: list[MatchRecord], stats: TokenStats, config: Mat
 
     ``found``: empty, with the stride ``len(records)``.  Yields ``(start, stop,
     codes)``: the records ``start:stop`` now have their best candidates in
-    ``found``, and ``codes`` are the pairs first found in this step, sorted.  The first step is the pairs of exact keys (an empty range of records).
-    A full match scores each step's pairs on other processes while this one
+    ``found``, and ``codes`` are the pairs first found in this step, sorted.
+    The first step is the pairs of exact keys (an empty range of records).  A
+    full match scores each step's pairs on other processes while this one
     searches the next records: the search is single-threaded Python.
     """
     if found.codes or found.stride != len(records):

@@ -101,6 +101,12 @@ class WorkerFailed(RuntimeError):
     """A worker stopped without finishing its chunks (killed, or out of memory)."""
 
 
+def _stopped(process) -> WorkerFailed:
+    """The error for a worker found dead (waited for, so that its exit code is known)."""
+    process.join()
+    return WorkerFailed(f"a scoring worker stopped unexpectedly (exit code {process.exitcode})")
+
+
 class ForkedWorkers(Generic[Chunk, Result]):
     """``function(state, chunk)`` for chunks handed over one by one; made by ``forked_workers``."""
 
@@ -169,9 +175,7 @@ class ForkedWorkers(Generic[Chunk, Result]):
                 try:
                     n, ok, result = pickle.loads(pipe.recv_bytes())
                 except (EOFError, OSError):
-                    self.processes[k].join()
-                    raise WorkerFailed(f"a scoring worker stopped unexpectedly (exit code "
-                                       f"{self.processes[k].exitcode})") from None
+                    raise _stopped(self.processes[k]) from None
                 if not ok:
                     raise result
                 self.done[n] = result
@@ -183,8 +187,7 @@ class ForkedWorkers(Generic[Chunk, Result]):
             dead = [sentinels[s] for s in ready if s in sentinels]
             if dead:
                 # Its pipe may not show the end yet: the process is exiting, its files closing.
-                dead[0].join()
-                raise WorkerFailed(f"a scoring worker stopped unexpectedly (exit code {dead[0].exitcode})")
+                raise _stopped(dead[0])
             if not block:
                 return False
 

@@ -193,7 +193,7 @@ def _scaled(prune: float, factor: float) -> float:
 # What ``best_names`` reads of one name in every pair its record is in: the name, its words
 # as a set, its ``spellings`` and its words' summed rarity (a plain tuple: made for
 # every record a match scores, it is built faster and read as fast as anything else).
-_PreparedName = tuple[NameFeature, frozenset[str], str, str, float]
+_PreparedName = tuple[NameFeature, frozenset[str], tuple[str, str], float]
 
 # Each record's prepared names, by ``id`` (the entry holds the record, so no other object
 # can take its id while it is here), with the statistics the rarities come from.  Pairs
@@ -216,8 +216,7 @@ def _prepared(record: MatchRecord, stats: TokenStats) -> list[_PreparedName]:
     if entry is not None and entry[0] is record and entry[1] is stats:
         return entry[2]
     idf = stats.weight_of
-    names = [(n, frozenset(n.tokens), "".join(n.tokens), "".join(sorted(n.tokens)), sum(map(idf, n.tokens)))
-             for n in record.names]
+    names = [(n, frozenset(n.tokens), spellings(n), sum(map(idf, n.tokens))) for n in record.names]
     if len(_PREPARED) >= _PREPARED_LIMIT:
         _PREPARED.clear()
     _PREPARED[id(record)] = (record, stats, names)
@@ -237,16 +236,16 @@ def best_names(a: MatchRecord, b: MatchRecord, stats: TokenStats, config: Matchi
     best: tuple[float, NameFeature | None, NameFeature | None] = (0.0, None, None)
     agreeing: set[tuple[str, ...]] = set()
     prepared_b = _prepared(b, stats)
-    for na, a_words, a_written, a_ordered, a_total in _prepared(a, stats):
-        for nb, b_words, b_written, b_ordered, b_total in prepared_b:
+    for na, a_words, a_spelled, a_total in _prepared(a, stats):
+        for nb, b_words, b_spelled, b_total in prepared_b:
             # Arabic-script skeletons are compared with Latin names' skeletons below, not with their words.
             if na.skeleton != nb.skeleton:
                 continue
-            as_written = ratio(a_written, b_written)
+            as_written = ratio(a_spelled[0], b_spelled[0])
             # Cheap screen: no common token and unlike spellings cannot reach a useful score.
             if as_written < 60 and a_words.isdisjoint(b_words):
                 continue
-            joined = max(as_written, ratio(a_ordered, b_ordered)) / 100.0  # ``joined_similarity``
+            joined = joined_similarity(a_spelled, b_spelled, as_written)
             factor = config.weak_name_factor if min(na.weight, nb.weight) < 1.0 else 1.0
             sim = name_similarity(na, nb, stats, person, config, joined, _scaled(prune, factor),
                                   (a_total, b_total)) * factor

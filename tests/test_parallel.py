@@ -144,14 +144,13 @@ def test_a_worker_exits_when_its_parent_dies(tmp_path):
     script = tmp_path / "parent.py"
     pid_file = tmp_path / "worker.pid"
     script.write_text(
-        "import os, sys, time\n"
+        "import os, sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
         "from matchers.parallel import forked_workers\n"
         "def pid(state, chunk):\n"
         "    return os.getpid()\n"
         "with forked_workers(pid, None, 2) as pool:\n"
         "    pool.submit(0)\n"
-        "    time.sleep(0.3)\n"
         "    worker = next(iter(pool.results(wait=True)))\n"
         f"    open({str(pid_file)!r}, 'w').write(str(worker))\n"
         "    pool.submit(1)\n"
@@ -213,16 +212,20 @@ def _stored(engine):
     return pairs, keys, states, members
 
 
-def test_a_forked_full_match_stores_what_one_process_does(engine, monkeypatch, tmp_path):
-    """The samples are too few to fork for: the thresholds are lowered, and the search
-    made to hand over small steps, so that workers score while keys are still written.
-    The rows must be stored in the same order too (compared by id)."""
-    import_samples(engine)
-    scorers = tmp_path / "scorers"
-    scorers.mkdir()
+def _forking_in_small_steps(monkeypatch) -> None:
+    """The samples are too few to fork for: the threshold is lowered, and the search made
+    to hand over small steps, so that workers score while keys are still written."""
     monkeypatch.setattr(matching, "PARALLEL_MIN_RECORDS", 0)
     monkeypatch.setattr(matching, "SCORE_BATCH", 7)
     monkeypatch.setattr(matching, "search_candidates", partial(search_candidates, chunk=13))
+
+
+def test_a_forked_full_match_stores_what_one_process_does(engine, monkeypatch, tmp_path):
+    """The rows must be stored in the same order too (compared by id)."""
+    import_samples(engine)
+    scorers = tmp_path / "scorers"
+    scorers.mkdir()
+    _forking_in_small_steps(monkeypatch)
     monkeypatch.setattr(matching, "_score_batch", partial(_scored_by, scorers))
     monkeypatch.setenv("SANCTIONS_MATCH_WORKERS", "1")
     single = pipeline.match(engine, full=True)
@@ -244,9 +247,7 @@ def test_a_full_match_failing_midway_leaves_the_store_and_no_worker_behind(engin
     import_samples(engine)
     pipeline.match(engine)
     before = _stored(engine)
-    monkeypatch.setattr(matching, "PARALLEL_MIN_RECORDS", 0)
-    monkeypatch.setattr(matching, "SCORE_BATCH", 7)
-    monkeypatch.setattr(matching, "search_candidates", partial(search_candidates, chunk=13))
+    _forking_in_small_steps(monkeypatch)
     monkeypatch.setenv("SANCTIONS_MATCH_WORKERS", "2")
     write_keys, steps = matching._write_keys, []
 
