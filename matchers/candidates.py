@@ -129,8 +129,18 @@ def blocking_keys(record: MatchRecord) -> tuple[set[str], set[str]]:
     document frequencies scoring uses; only tokens of three or more characters
     (or digits) are used for blocking.
     """
+    return token_keys(record), exact_keys(record)
+
+
+def token_keys(record: MatchRecord) -> set[str]:
+    """A designation's name tokens as keys (``blocking_keys``)."""
     # Interned: a full match holds every record's keys at once, and the words recur.
-    tokens = {sys.intern(f"t:{t}") for t in record_tokens(record)}
+    return {sys.intern(f"t:{t}") for t in record_tokens(record)}
+
+
+def exact_keys(record: MatchRecord) -> set[str]:
+    """A designation's exact keys: whole-name signatures, identifiers, UN references,
+    OFAC entry number, full name with day of birth (``blocking_keys``)."""
     exact = {f"s:{record.kind}:{signature}" for signature in record.name_signature()}
     exact |= {f"i:{value}" for values in record.identifiers.values() for value in values}
     exact |= {f"u:{ref}" for ref in record.un_refs}
@@ -141,7 +151,7 @@ def blocking_keys(record: MatchRecord) -> tuple[set[str], set[str]]:
         for day in days:
             exact.add(f"d:{record.kind}:{signature}:{day}")
     # The stored index holds keys of up to 300 characters; a longer whole name is cut alike everywhere.
-    return tokens, {k[:KEY_LENGTH] for k in exact}
+    return {k[:KEY_LENGTH] for k in exact}
 
 
 KEY_LENGTH = 300
@@ -203,23 +213,15 @@ def search_candidates(records: list[MatchRecord], stats: TokenStats, config: Mat
     """
     if found.codes or found.stride != len(records):
         raise ValueError("search_candidates needs an empty Candidates with the stride len(records)")
-    token_index: dict[str, list[int]] = defaultdict(list)
     # Exact keys (identifiers, whole-name signatures) are millions of mostly unique strings
     # at scale: they are indexed by a 128-bit hash (two independent 64-bit ones), with a
     # lone member held as a bare int until a second arrives (400,000 records: about 500 MB
     # less at the peak).  Two keys would have to agree on both hashes to share a list.
+    # Their pairs come first, before the token index is built: scoring can start on them.
     exact_index: dict[int, int | list[int]] = {}
     exact_key: dict[int, str] = {}
-    keys_of = []
     for i, record in enumerate(records):
-        tokens, exact = blocking_keys(record)
-        # Sorted: a record's shared weights are sums of floats, and summing in one
-        # fixed order keeps ties (and so the best candidates) the same in every process.
-        tokens = sorted(k for k in tokens if blocks(k))
-        keys_of.append(tokens)
-        for key in tokens:
-            token_index[key].append(i)
-        for key in exact:
+        for key in exact_keys(record):
             h = (hash(key) << 64) ^ hash(key[::-1])
             held = exact_index.get(h)
             if held is None:
@@ -241,8 +243,18 @@ def search_candidates(records: list[MatchRecord], stats: TokenStats, config: Mat
             for b in members:
                 if a < b and _pairable(records[a], records[b], same_ok):
                     pairs.add(a * stride + b)
-    del exact_index, exact_key  # free the exact keys before the token postings are split
+    del exact_index, exact_key  # freed before the token index is built
     yield 0, 0, sorted(pairs)
+
+    token_index: dict[str, list[int]] = defaultdict(list)
+    keys_of = []
+    for i, record in enumerate(records):
+        # Sorted: a record's shared weights are sums of floats, and summing in one
+        # fixed order keeps ties (and so the best candidates) the same in every process.
+        tokens = sorted(k for k in token_keys(record) if blocks(k))
+        keys_of.append(tokens)
+        for key in tokens:
+            token_index[key].append(i)
 
     # Each usable token's weight once, and its postings split by (kind, jurisdiction):
     # a record only ever pairs with its own kind in another jurisdiction, so the

@@ -99,6 +99,20 @@ def test_emptied_for_load_keeps_the_indexes_and_rolls_back_whole(engine):
     assert indexes() == ["ix_bulk_keys_key"]
 
 
+def test_emptied_for_load_builds_the_indexes_when_told_the_table_is_loaded(engine):
+    """A full match says when its keys are loaded, so that the indexes are built while it goes on."""
+    metadata = MetaData()
+    table = Table("bulk_keys", metadata, Column("id", Integer, primary_key=True), Column("key", Text, index=True))
+    table.create(engine)
+    with engine.begin() as conn:
+        with bulk.emptied_for_load(conn, table) as loaded:
+            bulk.insert(conn, table, [{"id": i, "key": f"new {i}"} for i in range(3)])
+            loaded()
+            assert [ix["name"] for ix in inspect(conn).get_indexes("bulk_keys")] == ["ix_bulk_keys_key"]
+            assert conn.execute(select(table.c.id).where(table.c.key == "new 1")).scalars().all() == [1]
+    assert [ix["name"] for ix in inspect(engine).get_indexes("bulk_keys")] == ["ix_bulk_keys_key"]
+
+
 def test_emptied_for_load_builds_only_the_indexes_that_were_there(engine):
     table = Table("bulk_unindexed", MetaData(), Column("id", Integer, primary_key=True), Column("key", Text))
     table.create(engine)

@@ -202,6 +202,32 @@ def _scored_by(folder: Path, state, batch):
     return _SCORE_BATCH(state, batch)
 
 
+_FEATURES_OF = matching._features_of
+
+
+def _built_by(folder: Path, rows, span):
+    """``matching._features_of``, leaving a file named after the process that ran it."""
+    (folder / str(os.getpid())).touch()
+    return _FEATURES_OF(rows, span)
+
+
+def test_features_built_on_two_processes_are_those_of_one(engine, monkeypatch, tmp_path):
+    """A full match loads the records' features on several processes: the same records, in key order."""
+    import_samples(engine)
+    builders = tmp_path / "builders"
+    builders.mkdir()
+    monkeypatch.setattr(matching, "PARALLEL_MIN_RECORDS", 0)
+    monkeypatch.setattr(matching, "FEATURES_CHUNK", 5)
+    monkeypatch.setattr(matching, "_features_of", partial(_built_by, builders))
+    with session_factory(engine)() as session:
+        one = matching._load(session)
+        two = matching._load(session, workers=2)
+    assert len(list(builders.iterdir())) == 2  # a worker built some of them
+    assert len(one) > 100 and [item.key for item in one] == sorted(item.key for item in one)
+    assert two == one
+    assert not multiprocessing.active_children()
+
+
 def _stored(engine):
     with session_factory(engine)() as session:
         pairs = session.execute(select(MatchPair.key_a, MatchPair.key_b, MatchPair.score, MatchPair.band,
@@ -216,6 +242,7 @@ def _forking_in_small_steps(monkeypatch) -> None:
     """The samples are too few to fork for: the threshold is lowered, and the search made
     to hand over small steps, so that workers score while keys are still written."""
     monkeypatch.setattr(matching, "PARALLEL_MIN_RECORDS", 0)
+    monkeypatch.setattr(matching, "FEATURES_CHUNK", 5)
     monkeypatch.setattr(matching, "SCORE_BATCH", 7)
     monkeypatch.setattr(matching, "search_candidates", partial(search_candidates, chunk=13))
 
@@ -227,6 +254,9 @@ def test_a_forked_full_match_stores_what_one_process_does(engine, monkeypatch, t
     scorers.mkdir()
     _forking_in_small_steps(monkeypatch)
     monkeypatch.setattr(matching, "_score_batch", partial(_scored_by, scorers))
+    builders = tmp_path / "builders"
+    builders.mkdir()
+    monkeypatch.setattr(matching, "_features_of", partial(_built_by, builders))
     monkeypatch.setenv("SANCTIONS_MATCH_WORKERS", "1")
     single = pipeline.match(engine, full=True)
     one = _stored(engine)
@@ -235,6 +265,7 @@ def test_a_forked_full_match_stores_what_one_process_does(engine, monkeypatch, t
     forked = pipeline.match(engine, full=True)
     two = _stored(engine)
     assert len(list(scorers.iterdir())) == 2  # a worker scored some of the pairs
+    assert len(list(builders.iterdir())) == 2  # and built some of the features
     assert forked.candidates == single.candidates > 100 and forked.linked == single.linked > 10
     assert two == one
     assert not multiprocessing.active_children()
