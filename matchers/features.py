@@ -39,6 +39,15 @@ class NameFeature:
     weight: float
     skeleton: bool = False  # tokens are Arabic consonant skeletons (compared with Latin names' skeletons)
 
+    def __reduce__(self):
+        # Unpickled with its words interned, as built: a full match's features built on a
+        # worker come back pickled, and a copy of each word per chunk would cost memory.
+        return _name_feature, (self.text, self.type, self.tokens, self.weight, self.skeleton)
+
+
+def _name_feature(text: str, name_type: str, tokens: tuple[str, ...], weight: float, skeleton: bool) -> NameFeature:
+    return NameFeature(text, sys.intern(name_type), tuple(map(sys.intern, tokens)), weight, skeleton)
+
 
 # Slots and interned tokens: a full match holds every record's features at once
 # (400,000 designations at factor 16), and the same few thousand words recur.
@@ -58,6 +67,13 @@ class MatchRecord:
     address_countries: frozenset[str] = frozenset()
     name_countries: frozenset[str] = frozenset()  # an organisation's branch qualifier: "(KENYA)", "KENYA BRANCH"
     _skeletons: list[NameFeature] | None = field(default=None, repr=False, compare=False)
+
+    def __reduce__(self):
+        # Unpickled sharing what records built here share (interned words, one set per
+        # distinct set of countries: see ``content_features``); the skeletons are made again.
+        return _match_record, (self.key, self.source, self.jurisdiction, self.kind, self.names, self.birth_dates,
+                               self.nationalities, self.identifiers, self.un_refs, self.gender, self.ofac_entry,
+                               self.address_countries, self.name_countries)
 
     def latin_skeletons(self) -> list[NameFeature]:
         """Consonant skeletons of the Latin-script names, made when an Arabic-script name needs them."""
@@ -268,3 +284,15 @@ def _shared(codes: set[str]) -> frozenset[str]:
     if len(_COUNTRY_SETS) >= _COUNTRY_SETS_LIMIT:
         return _COUNTRY_SETS.get(frozen, frozen)
     return _COUNTRY_SETS.setdefault(frozen, frozen)
+
+
+def _match_record(key: str, source: str, jurisdiction: str, kind: str, names: list[NameFeature],
+                  birth_dates: list[tuple[int, int, bool]], nationalities: frozenset[str],
+                  identifiers: Mapping[str, frozenset[str]], un_refs: frozenset[str], gender: str | None,
+                  ofac_entry: str | None, address_countries: frozenset[str],
+                  name_countries: frozenset[str]) -> MatchRecord:
+    """A record unpickled (``MatchRecord.__reduce__``)."""
+    return MatchRecord(key, sys.intern(source), sys.intern(jurisdiction), sys.intern(kind), names, birth_dates,
+                       _shared(set(nationalities)), identifiers, _frozen(set(un_refs)),
+                       sys.intern(gender) if gender else None, ofac_entry, _shared(set(address_countries)),
+                       _shared(set(name_countries)))

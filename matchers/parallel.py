@@ -59,6 +59,7 @@ def _work(function: Callable[[Any, Any], Any], state: Any, conn: Connection, par
         # death closes them and the worker, waiting for a chunk, sees EOF and exits.
         other.close()
     outbox: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+    inbox: queue.SimpleQueue[tuple[int, Any] | None] = queue.SimpleQueue()
 
     def send() -> None:
         try:
@@ -67,10 +68,24 @@ def _work(function: Callable[[Any, Any], Any], state: Any, conn: Connection, par
         except OSError:
             pass  # the parent closed the pipe: it has given up on the results
 
+    def receive() -> None:
+        # Chunks are taken off the pipe as they come, not when the last one is done: a
+        # chunk larger than the pipe's buffer (the records' JSON when features are built)
+        # would otherwise keep the parent waiting in its send until then.
+        try:
+            while (task := conn.recv()) is not None:
+                inbox.put(task)
+        except (EOFError, OSError):
+            pass  # the parent is gone: nothing left to do
+        finally:
+            inbox.put(None)
+
     sender = threading.Thread(target=send, daemon=True)
+    receiver = threading.Thread(target=receive, daemon=True)
     sender.start()
+    receiver.start()
     try:
-        while (task := conn.recv()) is not None:
+        while (task := inbox.get()) is not None:
             n, chunk = task
             try:
                 message = pickle.dumps((n, True, function(state, chunk)), pickle.HIGHEST_PROTOCOL)
@@ -78,8 +93,6 @@ def _work(function: Callable[[Any, Any], Any], state: Any, conn: Connection, par
                 outbox.put(_pickled_error(n, exc))
             else:
                 outbox.put(message)
-    except (EOFError, OSError):
-        pass  # the parent is gone: nothing left to do
     finally:
         outbox.put(None)
         sender.join()
@@ -146,18 +159,21 @@ class ForkedWorkers(Generic[Chunk, Result]):
                 pipe.send(self.waiting.popleft())
                 self.in_flight[k] += 1
 
-    def results(self, wait: bool = False) -> Iterator[Result]:
+    def results(self, wait: bool = False, backlog: int | None = None) -> Iterator[Result]:
         """Results in the order their chunks were submitted.
 
         ``wait=False``: those ready now (without workers, chunks are done here
         first).  ``wait=True``: every result, this process doing chunks not yet
-        handed over meanwhile.
+        handed over meanwhile.  ``backlog``: chunks beyond this many waiting for
+        a worker are done here first, so that a caller submitting as it reads
+        never holds more than that many unread.
         """
         while self.next_result < self.submitted:
             if self.next_result in self.done:
                 self.next_result += 1
                 yield self.done.pop(self.next_result - 1)
-            elif not self.processes or (wait and self.waiting and not self._receive(block=False)):
+            elif not self.processes or (self.waiting and (wait or (backlog is not None and len(self.waiting) > backlog))
+                                        and not self._receive(block=False)):
                 n, chunk = self.waiting.popleft()
                 self.done[n] = self.function(self.state, chunk)
             elif not self._receive(block=wait):

@@ -94,6 +94,43 @@ def test_results_come_back_in_order_whoever_did_them(workers):
     assert not multiprocessing.active_children()
 
 
+def test_a_backlog_is_done_here_as_chunks_are_submitted():
+    """A caller reading as it submits (a full match loading features) never holds more
+    than ``backlog`` chunks unread: the rest are done in this process at once."""
+    with forked_workers(_square_with_pid, 0, 2) as pool:
+        seen = []
+        for n in range(60):
+            pool.submit(n)
+            seen += list(pool.results(backlog=0))
+            assert not pool.waiting
+        seen += list(pool.results(wait=True))
+    assert [value for _, value in seen] == [n * n for n in range(60)]
+    assert os.getpid() in {pid for pid, _ in seen}  # this process did some
+
+
+def _wait_for_file(path: str, chunk: bytes) -> int:
+    if os.getpid() != int(Path(path).stem):
+        while not Path(path).exists():
+            time.sleep(0.01)
+    return len(chunk)
+
+
+def test_a_chunk_larger_than_a_pipe_holds_is_taken_while_the_worker_is_busy(tmp_path):
+    """Handing over a large chunk must not wait for the worker to finish the chunk before
+    (it would keep this process idle): the worker takes chunks off its pipe as they come."""
+    go = tmp_path / f"{os.getpid()}.go"
+    with forked_workers(_wait_for_file, str(go), 2) as pool:
+        pool.submit(b"small")  # the worker holds this one until the file exists
+        handing = threading.Thread(target=pool.submit, args=(bytes(4_000_000),))
+        handing.start()
+        handing.join(30)  # a hang detector, not a timing: it blocks for good without the receiver
+        submitted = not handing.is_alive()
+        go.touch()
+        handing.join()
+        assert list(pool.results(wait=True)) == [5, 4_000_000]
+    assert submitted, "handing over the large chunk waited for the worker's previous chunk"
+
+
 def test_forked_map_is_the_same_on_any_number_of_processes():
     chunks = list(range(40))
     one = list(forked_map(_square_with_pid, 1, chunks, 1))
@@ -205,10 +242,10 @@ def _scored_by(folder: Path, state, batch):
 _FEATURES_OF = matching._features_of
 
 
-def _built_by(folder: Path, rows, span):
+def _built_by(folder: Path, state, rows):
     """``matching._features_of``, leaving a file named after the process that ran it."""
     (folder / str(os.getpid())).touch()
-    return _FEATURES_OF(rows, span)
+    return _FEATURES_OF(state, rows)
 
 
 def test_features_built_on_two_processes_are_those_of_one(engine, monkeypatch, tmp_path):
@@ -225,6 +262,9 @@ def test_features_built_on_two_processes_are_those_of_one(engine, monkeypatch, t
     assert len(list(builders.iterdir())) == 2  # a worker built some of them
     assert len(one) > 100 and [item.key for item in one] == sorted(item.key for item in one)
     assert two == one
+    # Records that came back pickled share words and country sets as records built here do.
+    assert all(t is sys.intern(t) for item in two for name in item.record.names for t in name.tokens)
+    assert all(a.record.nationalities is b.record.nationalities for a, b in zip(one, two))
     assert not multiprocessing.active_children()
 
 
