@@ -169,7 +169,7 @@ DEFAULTS: dict[tuple[str, str], Any] = {
     ("web", "host"): "127.0.0.1",
     ("web", "port"): 5000,
     ("web", "secret_key"): None,
-    ("performance", "match_workers"): 0,  # processes scoring a large match; 0 = one per CPU
+    ("performance", "match_workers"): 0,  # processes of a large match (features, scoring); 0 = one per CPU
     ("log", "format"): "logfmt",           # logfmt or json, one line per event on stderr
     ("log", "level"): "info",
 }

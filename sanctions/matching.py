@@ -1,7 +1,8 @@
 """The matching job: feed stored designations to ``matchers`` and save pairs and their index.
 
 A full match (``_full``) builds every record's features, generates the
-candidate pairs, scores them (on one process per CPU when there are many) and
+candidate pairs, scores them (features and scores on one process per CPU when
+there are many records) and
 stores the pairs of the near-miss band and above, every record's keys
 (``match_key``) and its own best candidates with their weights
 (``match_state``).  An incremental match (the default) gives the same result
@@ -172,7 +173,8 @@ def _scored_rows(loaded: list[Loaded], ordered: array, stats: TokenStats,
 
 
 def match_workers() -> int:
-    """Scoring processes: ``[performance] match_workers`` (0, the default, means one per CPU)."""
+    """Processes of a large match, for features and scoring: ``[performance] match_workers``
+    (0, the default, means one per CPU)."""
     from sanctions import config as settings
     workers = settings.load()[("performance", "match_workers")] or 0
     return workers if workers > 0 else (os.cpu_count() or 1)
