@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Set as AbstractSet
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from importers.countries import country_code
@@ -24,6 +24,7 @@ from sanctions.schema import SOURCES, Designation
 
 # Weight of a name by its type: a weak alias is too vague to carry a match alone.
 NAME_WEIGHTS = {"primary": 1.0, "alias": 1.0, "fka": 0.95, "weak": 0.8}
+_WEIGHTS = {w: w for w in NAME_WEIGHTS.values()}  # the weight objects, shared by unpickled names too
 # Identifier types whose equality means the same target (and whose difference is evidence against).
 STRONG_ID_TYPES = frozenset({"passport", "national-id", "tax-id", "registration", "imo", "lei", "swift-bic",
                              "aircraft-serial", "aircraft-tail", "mmsi", "crypto-wallet", "isin", "duns", "bik"})
@@ -46,7 +47,8 @@ class NameFeature:
 
 
 def _name_feature(text: str, name_type: str, tokens: tuple[str, ...], weight: float, skeleton: bool) -> NameFeature:
-    return NameFeature(text, sys.intern(name_type), tuple(map(sys.intern, tokens)), weight, skeleton)
+    return NameFeature(text, sys.intern(name_type), tuple(map(sys.intern, tokens)), _WEIGHTS.get(weight, weight),
+                       skeleton)
 
 
 # Slots and interned tokens: a full match holds every record's features at once
@@ -71,9 +73,7 @@ class MatchRecord:
     def __reduce__(self):
         # Unpickled sharing what records built here share (interned words, one set per
         # distinct set of countries: see ``content_features``); the skeletons are made again.
-        return _match_record, (self.key, self.source, self.jurisdiction, self.kind, self.names, self.birth_dates,
-                               self.nationalities, self.identifiers, self.un_refs, self.gender, self.ofac_entry,
-                               self.address_countries, self.name_countries)
+        return _match_record, ({f.name: getattr(self, f.name) for f in fields(self) if f.name != "_skeletons"},)
 
     def latin_skeletons(self) -> list[NameFeature]:
         """Consonant skeletons of the Latin-script names, made when an Arabic-script name needs them."""
@@ -272,11 +272,11 @@ _COUNTRY_SETS: dict[frozenset[str], frozenset[str]] = {}
 _COUNTRY_SETS_LIMIT = 50_000
 
 
-def _frozen(values: set[str]) -> frozenset[str]:
+def _frozen(values: AbstractSet[str]) -> frozenset[str]:
     return frozenset(values) if values else _EMPTY
 
 
-def _shared(codes: set[str]) -> frozenset[str]:
+def _shared(codes: AbstractSet[str]) -> frozenset[str]:
     """The one shared frozenset equal to a set of country codes."""
     if not codes:
         return _EMPTY
@@ -286,13 +286,14 @@ def _shared(codes: set[str]) -> frozenset[str]:
     return _COUNTRY_SETS.setdefault(frozen, frozen)
 
 
-def _match_record(key: str, source: str, jurisdiction: str, kind: str, names: list[NameFeature],
-                  birth_dates: list[tuple[int, int, bool]], nationalities: frozenset[str],
-                  identifiers: Mapping[str, frozenset[str]], un_refs: frozenset[str], gender: str | None,
-                  ofac_entry: str | None, address_countries: frozenset[str],
-                  name_countries: frozenset[str]) -> MatchRecord:
+def _match_record(values: dict[str, Any]) -> MatchRecord:
     """A record unpickled (``MatchRecord.__reduce__``)."""
-    return MatchRecord(key, sys.intern(source), sys.intern(jurisdiction), sys.intern(kind), names, birth_dates,
-                       _shared(set(nationalities)), identifiers, _frozen(set(un_refs)),
-                       sys.intern(gender) if gender else None, ofac_entry, _shared(set(address_countries)),
-                       _shared(set(name_countries)))
+    for name in ("source", "jurisdiction", "kind", "gender"):
+        if values[name] is not None:
+            values[name] = sys.intern(values[name])
+    for name in ("nationalities", "address_countries", "name_countries"):
+        values[name] = _shared(values[name])
+    values["un_refs"] = _frozen(values["un_refs"])
+    if not values["identifiers"]:
+        values["identifiers"] = _NO_IDENTIFIERS
+    return MatchRecord(**values)

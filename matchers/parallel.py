@@ -2,7 +2,9 @@
 
 Scoring reads every record's features, which a full match has just built
 (hundreds of MB at scale).  Forked workers inherit them without copying or
-pickling; only each chunk's input and result cross between processes.
+pickling; only each chunk's input and result cross between processes.  (A
+full match builds those features on forked workers too, handing them the
+stored JSON a chunk at a time: there the features come back pickled.)
 
 Chunks can be handed over while this process is still busy with other work:
 a full match forks the workers first, then searches candidates (single-threaded
@@ -15,11 +17,14 @@ so the output is the same whatever the number of workers.
 Each worker has a pipe of its own, and at most ``IN_FLIGHT`` chunks: the rest
 wait here, where this process can take them without asking anyone.  A worker
 sends its results from a thread of its own, so it goes on computing while this
-process is busy elsewhere.  Failures are reported, never waited for: a
-worker's exception is raised here; a worker that dies (or is killed, even
-halfway through sending a result) is noticed by its pipe closing; a worker
-whose parent dies sees its pipe close and exits, so it cannot outlive the
-parent holding copies of its lock files or database connections.
+process is busy elsewhere, and takes chunks off its pipe on another, so that
+handing it a chunk larger than a pipe holds (a full match's records, to build
+their features) never waits for the chunk before.  Failures are reported,
+never waited for: a worker's exception is raised here; a worker that dies (or
+is killed, even halfway through sending a result) is noticed by its pipe
+closing; a worker whose parent dies sees its pipe close and exits after the
+chunk it is on, so it cannot outlive the parent holding copies of its lock
+files or database connections.
 
 Only work that computes much per byte it reads gains from this: each page
 either process writes after the fork (reading an object writes its reference
@@ -68,6 +73,8 @@ def _work(function: Callable[[Any, Any], Any], state: Any, conn: Connection, par
         except OSError:
             pass  # the parent closed the pipe: it has given up on the results
 
+    gone = threading.Event()  # the parent closed its end: chunks not yet begun are dropped
+
     def receive() -> None:
         # Chunks are taken off the pipe as they come, not when the last one is done: a
         # chunk larger than the pipe's buffer (the records' JSON when features are built)
@@ -76,7 +83,9 @@ def _work(function: Callable[[Any, Any], Any], state: Any, conn: Connection, par
             while (task := conn.recv()) is not None:
                 inbox.put(task)
         except (EOFError, OSError):
-            pass  # the parent is gone: nothing left to do
+            gone.set()  # the parent is gone, or has given up: nothing left to do
+        except BaseException as exc:  # noqa: BLE001 - a chunk that cannot be read is the parent's to report
+            outbox.put(_pickled_error(-1, exc))
         finally:
             inbox.put(None)
 
@@ -85,7 +94,7 @@ def _work(function: Callable[[Any, Any], Any], state: Any, conn: Connection, par
     sender.start()
     receiver.start()
     try:
-        while (task := inbox.get()) is not None:
+        while (task := inbox.get()) is not None and not gone.is_set():
             n, chunk = task
             try:
                 message = pickle.dumps((n, True, function(state, chunk)), pickle.HIGHEST_PROTOCOL)
@@ -117,7 +126,7 @@ class WorkerFailed(RuntimeError):
 def _stopped(process) -> WorkerFailed:
     """The error for a worker found dead (waited for, so that its exit code is known)."""
     process.join()
-    return WorkerFailed(f"a scoring worker stopped unexpectedly (exit code {process.exitcode})")
+    return WorkerFailed(f"a forked worker stopped unexpectedly (exit code {process.exitcode})")
 
 
 class ForkedWorkers(Generic[Chunk, Result]):
@@ -172,12 +181,15 @@ class ForkedWorkers(Generic[Chunk, Result]):
             if self.next_result in self.done:
                 self.next_result += 1
                 yield self.done.pop(self.next_result - 1)
-            elif not self.processes or (self.waiting and (wait or (backlog is not None and len(self.waiting) > backlog))
-                                        and not self._receive(block=False)):
+            elif self.processes and self._receive(block=False):
+                continue  # results taken, and chunks handed to the workers that sent them
+            elif self.waiting and (not self.processes or wait or (backlog is not None and len(self.waiting) > backlog)):
                 n, chunk = self.waiting.popleft()
                 self.done[n] = self.function(self.state, chunk)
-            elif not self._receive(block=wait):
+            elif not wait:
                 return
+            else:
+                self._receive(block=True)
 
     def _receive(self, block: bool) -> bool:
         """Take the results the workers have sent; False if none was there (and not blocking)."""

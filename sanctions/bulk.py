@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from sqlalchemy import JSON, Boolean, Connection, Date, DateTime, Index, Table, event, inspect, text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.schema import CreateIndex
 
 
 _encode = json.JSONEncoder().encode  # what json.dumps does, without re-checking its options per value
@@ -153,10 +154,12 @@ def emptied_for_load(connection: Connection, table: Table) -> Iterator[Callable[
     child table's rows one by one (0.47 s for those keys), 0.10 s once the indexes
     are gone.
 
-    Yields ``loaded()``: the caller calls it once the table is loaded, to build
-    the indexes then (a full match builds them while its workers still score);
-    otherwise they are built at the end of the block.  Nothing may be written
-    to the table after it.
+    Yields ``build_indexes()``: the caller may call it once the table is loaded,
+    to have the indexes built then rather than at the end of the block (a full
+    match builds them while its workers still score).  Inside
+    ``sqlite_background_writes`` they are built on the writer thread, after the
+    rows queued before, while the caller goes on.  Rows written after it are
+    indexed one by one, as usual.
 
     Only the indexes the database has are dropped and built again, and only inside
     an open transaction (``db.connect`` begins one explicitly): SQLite's schema
@@ -174,12 +177,17 @@ def emptied_for_load(connection: Connection, table: Table) -> Iterator[Callable[
             index.drop(connection)
     connection.execute(table.delete())
 
-    def loaded() -> None:
+    def build_indexes() -> None:
+        writer = connection.info.get(_WRITER)
         while dropped:
-            dropped.pop(0).create(connection)
+            if writer is not None:
+                writer.submit(str(CreateIndex(dropped[0]).compile(dialect=connection.dialect)), ())
+            else:
+                dropped[0].create(connection)
+            dropped.pop(0)
 
-    yield loaded
-    loaded()
+    yield build_indexes
+    build_indexes()
 
 
 # Rows per SQLite statement.  An executemany runs one statement per row, and

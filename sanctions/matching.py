@@ -94,12 +94,12 @@ def _load(session: Session, where=None, workers: int = 1) -> list[Loaded]:
             workers = 1  # forking costs more than it saves
     # Through the session's connection (Core rows): the ORM's result layer cost a tenth
     # of a full match's loading, for plain columns it has nothing to add to.
-    rows = connection.execute(stmt.execution_options(yield_per=FEATURES_CHUNK))
+    rows = connection.execute(stmt.execution_options(yield_per=2000))
     if workers == 1:
-        return [Loaded(i, h, content_features(json.loads(c))) for i, h, c in rows]
+        return _features_of(None, rows)
     loaded: list[Loaded] = []
     with forked_workers(_features_of, None, workers) as builders:
-        for chunk in rows.partitions():
+        for chunk in rows.partitions(FEATURES_CHUNK):
             builders.submit([tuple(row) for row in chunk])
             for built in builders.results(backlog=0):
                 loaded += built
@@ -108,12 +108,16 @@ def _load(session: Session, where=None, workers: int = 1) -> list[Loaded]:
     return loaded
 
 
-# Records per chunk when features are built on several processes: a worker's chunk comes
-# back pickled, which costs this process a sixth of building the features itself.
+# Records per chunk when features are built on several processes.  Chunks of 500 waited
+# in their send for the worker to read them (3 s of an 18 s load at factor 16, with the
+# worker taking chunks off its pipe on a thread); chunks of 100 (about 140 kB of JSON) did
+# not (0.3 s).  A worker's chunk comes back pickled, which costs this process about a
+# fifth of building it.
 FEATURES_CHUNK = 100
 
 
-def _features_of(_state: None, rows: list[tuple[int, str, str]]) -> list[Loaded]:
+def _features_of(_state: None, rows: Iterable[tuple[int, str, str]]) -> list[Loaded]:
+    """The records of ``(id, content hash, content JSON)`` rows, with their features."""
     return [Loaded(i, h, content_features(json.loads(c))) for i, h, c in rows]
 
 
@@ -220,7 +224,8 @@ def _index_and_score(session: Session, loaded: list[Loaded], stats: TokenStats, 
     workers score the pairs it has found so far (``matchers.parallel``); each
     step's keys and states are written meanwhile (on SQLite from a writer thread,
     ``bulk.sqlite_background_writes``; on PostgreSQL by COPY).  Once the search is
-    done this process scores what is left alongside the workers.  The pairs are
+    done this process scores what is left alongside the workers, while SQLite's
+    writer thread builds the keys' indexes (``bulk.emptied_for_load``).  The pairs are
     handed over, and their rows stored, in the order the search finds them,
     whoever scores them.
     """
@@ -234,7 +239,7 @@ def _index_and_score(session: Session, loaded: list[Loaded], stats: TokenStats, 
     try:
         with forked_workers(_score_batch, (loaded, stats, config, run_id),
                             workers if len(loaded) >= PARALLEL_MIN_RECORDS else 1) as scorers, \
-                bulk.emptied_for_load(connection, MatchKey.__table__) as keys_loaded, \
+                bulk.emptied_for_load(connection, MatchKey.__table__) as build_key_indexes, \
                 bulk.sqlite_background_writes(connection):
             for start, stop, codes in search_candidates(records, stats, config, found):
                 _write_keys(session, loaded, found, start, stop)
@@ -244,7 +249,7 @@ def _index_and_score(session: Session, loaded: list[Loaded], stats: TokenStats, 
                     bulk.insert(connection, MatchPair.__table__, rows)
             scored = len(found.codes)
             del found  # the pairs found, best lists and weights are written or handed over by now
-            keys_loaded()  # the keys' indexes are built while the workers score
+            build_key_indexes()  # on SQLite's writer thread, while the workers and this process score
             for rows in scorers.results(wait=True):
                 bulk.insert(connection, MatchPair.__table__, rows)
     finally:

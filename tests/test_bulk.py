@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
+from contextlib import nullcontext
+
 import pytest
 from sqlalchemy import (JSON, Boolean, Column, Date, DateTime, Integer, MetaData, Table, Text, exc, func, inspect,
                         select, text)
@@ -104,13 +106,19 @@ def test_emptied_for_load_builds_the_indexes_when_told_the_table_is_loaded(engin
     metadata = MetaData()
     table = Table("bulk_keys", metadata, Column("id", Integer, primary_key=True), Column("key", Text, index=True))
     table.create(engine)
-    with engine.begin() as conn:
-        with bulk.emptied_for_load(conn, table) as loaded:
-            bulk.insert(conn, table, [{"id": i, "key": f"new {i}"} for i in range(3)])
-            loaded()
-            assert [ix["name"] for ix in inspect(conn).get_indexes("bulk_keys")] == ["ix_bulk_keys_key"]
-            assert conn.execute(select(table.c.id).where(table.c.key == "new 1")).scalars().all() == [1]
-    assert [ix["name"] for ix in inspect(engine).get_indexes("bulk_keys")] == ["ix_bulk_keys_key"]
+    sqlite = engine.dialect.name == "sqlite"
+    for background in (False, True):
+        with engine.begin() as conn:
+            with bulk.emptied_for_load(conn, table) as build_indexes, \
+                    (bulk.sqlite_background_writes(conn) if background else nullcontext()):
+                assert [ix["name"] for ix in inspect(conn).get_indexes("bulk_keys")] == \
+                    ([] if sqlite else ["ix_bulk_keys_key"])  # PostgreSQL keeps them
+                bulk.insert(conn, table, [{"id": i, "key": f"new {i}"} for i in range(3)])
+                build_indexes()  # on the writer thread, after the rows queued before it
+                bulk.insert(conn, table, [{"id": 3, "key": "new 3"}])
+                assert [ix["name"] for ix in inspect(conn).get_indexes("bulk_keys")] == ["ix_bulk_keys_key"]
+                assert conn.execute(select(table.c.id).where(table.c.key == "new 3")).scalars().all() == [3]
+        assert [ix["name"] for ix in inspect(engine).get_indexes("bulk_keys")] == ["ix_bulk_keys_key"]
 
 
 def test_emptied_for_load_builds_only_the_indexes_that_were_there(engine):
