@@ -1,12 +1,11 @@
 """The matching job: feed stored designations to ``matchers`` and save pairs and their index.
 
 A full match (``_full``) builds every record's features, generates the
-candidate pairs, scores them (features and scores on one process per CPU when
-there are many records) and
-stores the pairs of the near-miss band and above, every record's keys
-(``match_key``) and its own best candidates with their weights
-(``match_state``).  An incremental match (the default) gives the same result
-from that stored index: ``sanctions.incremental``.
+candidate pairs, scores them and stores the pairs of the near-miss band and
+above, every record's keys (``match_key``) and its own best candidates with
+their weights (``match_state``); features and scores are computed on one
+process per CPU when there are many records.  An incremental match (the
+default) gives the same result from that stored index: ``sanctions.incremental``.
 
 A change of the configuration, or of the store's size step, changes every
 weight: the incremental run then does a full match.  Officers' pair
