@@ -295,6 +295,26 @@ def test_features_built_on_two_processes_are_those_of_one(engine, monkeypatch, t
     assert not multiprocessing.active_children()
 
 
+def _failing_in_a_worker(parent: int, state, rows):
+    if os.getpid() != parent:
+        raise ValueError("features cannot be built")
+    return _FEATURES_OF(state, rows)
+
+
+def test_a_full_match_whose_features_fail_in_a_worker_leaves_the_store_and_no_worker(engine, monkeypatch):
+    import_samples(engine)
+    pipeline.match(engine)
+    before = _stored(engine)
+    _forking_in_small_steps(monkeypatch)
+    monkeypatch.setattr(matching, "_features_of", partial(_failing_in_a_worker, os.getpid()))
+    monkeypatch.setenv("SANCTIONS_MATCH_WORKERS", "2")
+    with pytest.raises(ValueError, match="features cannot be built") as caught:
+        pipeline.match(engine, full=True)
+    assert "in a forked worker" in "".join(getattr(caught.value, "__notes__", []))
+    assert _stored(engine) == before
+    assert not multiprocessing.active_children()
+
+
 def _stored(engine):
     with session_factory(engine)() as session:
         pairs = session.execute(select(MatchPair.key_a, MatchPair.key_b, MatchPair.score, MatchPair.band,
