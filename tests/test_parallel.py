@@ -253,22 +253,13 @@ def test_the_search_in_steps_finds_each_pair_once_as_at_once(engine, chunk):
         next(search_candidates(records, stats, config, found))
 
 
-_SCORE_BATCH = matching._score_batch
-
-
-def _scored_by(folder: Path, state, batch):
-    """``matching._score_batch``, leaving a file named after the process that ran it."""
-    (folder / str(os.getpid())).touch()
-    return _SCORE_BATCH(state, batch)
-
-
 _FEATURES_OF = matching._features_of
 
 
-def _built_by(folder: Path, state, rows):
-    """``matching._features_of``, leaving a file named after the process that ran it."""
+def _marked(folder: Path, function, state, chunk):
+    """``function(state, chunk)``, leaving a file named after the process that ran it."""
     (folder / str(os.getpid())).touch()
-    return _FEATURES_OF(state, rows)
+    return function(state, chunk)
 
 
 def test_features_built_on_two_processes_are_those_of_one(engine, monkeypatch, tmp_path):
@@ -278,7 +269,7 @@ def test_features_built_on_two_processes_are_those_of_one(engine, monkeypatch, t
     builders.mkdir()
     monkeypatch.setattr(matching, "PARALLEL_MIN_RECORDS", 0)
     monkeypatch.setattr(matching, "FEATURES_CHUNK", 5)
-    monkeypatch.setattr(matching, "_features_of", partial(_built_by, builders))
+    monkeypatch.setattr(matching, "_features_of", partial(_marked, builders, matching._features_of))
     with session_factory(engine)() as session:
         one = matching._load(session)
         two = matching._load(session, workers=2)
@@ -340,10 +331,10 @@ def test_a_forked_full_match_stores_what_one_process_does(engine, monkeypatch, t
     scorers = tmp_path / "scorers"
     scorers.mkdir()
     _forking_in_small_steps(monkeypatch)
-    monkeypatch.setattr(matching, "_score_batch", partial(_scored_by, scorers))
+    monkeypatch.setattr(matching, "_score_batch", partial(_marked, scorers, matching._score_batch))
     builders = tmp_path / "builders"
     builders.mkdir()
-    monkeypatch.setattr(matching, "_features_of", partial(_built_by, builders))
+    monkeypatch.setattr(matching, "_features_of", partial(_marked, builders, matching._features_of))
     monkeypatch.setenv("SANCTIONS_MATCH_WORKERS", "1")
     single = pipeline.match(engine, full=True)
     one = _stored(engine)
